@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/** Defaults for Anthropic's OAuth endpoints (see shared/docs/anthropic.md); all overridable in settings.oauth. */
+export const ANTHROPIC_OAUTH_DEFAULTS = {
+  client_id: '9d1c250a-e61b-44d9-88ed-5944d1962f5e',
+  authorize_url: 'https://claude.com/cai/oauth/authorize',
+  token_url: 'https://platform.claude.com/v1/oauth/token',
+  redirect_uri: 'https://platform.claude.com/oauth/code/callback',
+  scopes: [
+    'org:create_api_key',
+    'user:profile',
+    'user:inference',
+    'user:sessions:claude_code',
+    'user:mcp_servers',
+    'user:file_upload',
+  ],
+  profile_url: 'https://api.anthropic.com/api/oauth/profile',
+  oauth_beta: 'oauth-2025-04-20',
+} as const;
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+export const providerSchema = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty'),
+  type: z.literal('anthropic').default('anthropic'),
+  base_url: httpUrl,
+  auth_type: z.enum(['api_key', 'auth_token']),
+  /** A secret, "oauth" (auth_token only: the account pool) or "passthrough" (the client's own credential). */
+  auth_value: z.string().min(1, 'must not be empty'),
+  enabled: z.boolean().default(true),
+});
+
+const logLevel = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(['debug', 'info', 'warning', 'warn', 'error']))
+  .transform((l) => (l === 'warning' ? 'warn' : l) as 'debug' | 'info' | 'warn' | 'error');
+
+const positiveInt = z.number().int().positive();
+
+export const oauthSettingsSchema = z.strictObject({
+  enable_auto_refresh: z.boolean().default(true),
+  enable_persistence: z.boolean().default(true),
+  service_name: z.string().min(1).default('claude-code-balancer'),
+  /** Where accounts are persisted when enable_persistence is true. */
+  store: z.enum(['auto', 'keyring', 'file']).default('auto'),
+  /** File store path; default $XDG_DATA_HOME/claude-code-balancer/accounts.json. */
+  file_path: z.string().min(1).optional(),
+  refresh_lead_seconds: z.number().int().nonnegative().default(300),
+  refresh_retry_seconds: positiveInt.default(3600),
+  strategy: z.enum(['session', 'round_robin']).default('session'),
+  client_id: z.string().min(1).default(ANTHROPIC_OAUTH_DEFAULTS.client_id),
+  authorize_url: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.authorize_url),
+  token_url: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.token_url),
+  redirect_uri: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.redirect_uri),
+  scopes: z
+    .union([z.string().transform((s) => s.split(/\s+/).filter(Boolean)), z.array(z.string().min(1))])
+    .default([...ANTHROPIC_OAUTH_DEFAULTS.scopes]),
+  profile_url: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.profile_url),
+  oauth_beta: z.string().min(1).default(ANTHROPIC_OAUTH_DEFAULTS.oauth_beta),
+  /** Timeout of calls to token_url. */
+  token_timeout_ms: positiveInt.default(30_000),
+});
+
+export const settingsSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(9090),
+  log_level: logLevel.default('info'),
+  failure_cooldown: z.number().nonnegative().default(60),
+  timeouts: z
+    .strictObject({
+      connect_ms: positiveInt.default(10_000),
+      headers_ms: positiveInt.default(600_000),
+      idle_ms: positiveInt.default(300_000),
+    })
+    .prefault({}),
+  max_body_bytes: positiveInt.default(32 * 1024 * 1024),
+  /** When set, /oauth/* and /admin/* require it as a bearer token; required for a non-loopback host. */
+  admin_token: z.string().min(16, 'must be at least 16 characters').optional(),
+  oauth: oauthSettingsSchema.prefault({}),
+});
+
+export const configSchema = z
+  .strictObject({
+    providers: z.array(providerSchema).min(1, 'must list at least one provider'),
+    settings: settingsSchema.prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.providers.forEach((p, i) => {
+      const prev = seen.get(p.name);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', i, 'name'],
+          message: `duplicate provider name "${p.name}" (also providers[${prev}])`,
+        });
+      } else seen.set(p.name, i);
+      if (p.auth_value === 'oauth' && p.auth_type !== 'auth_token') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', i, 'auth_value'],
+          message: '"oauth" needs auth_type: "auth_token"',
+        });
+      }
+    });
+    if (!cfg.providers.some((p) => p.enabled)) {
+      ctx.addIssue({ code: 'custom', path: ['providers'], message: 'no enabled provider' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type Settings = z.infer<typeof settingsSchema>;
+export type OAuthSettings = z.infer<typeof oauthSettingsSchema>;

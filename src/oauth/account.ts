@@ -1,0 +1,29 @@
+/** One Claude account of the pool, as held in memory and as persisted by a TokenStore. */
+export type AccountStatus = 'active' | 'refreshing' | 'reauth_required' | 'error';
+
+export interface AccountRecord {
+  /** Key of the account: the email as the user gave it or as Anthropic returned it. Compared case-insensitively. */
+  email: string;
+  access_token: string;
+  /** Single-use and rotating. null for tokens that cannot be refreshed. */
+  refresh_token: string | null;
+  /** Epoch milliseconds. */
+  expires_at: number;
+  scopes: string[];
+  account_uuid: string | null;
+  organization_uuid: string | null;
+  organization_name: string | null;
+  /** Epoch milliseconds. */
+  created_at: number;
+  usage_count: number;
+  /** Epoch milliseconds, or null when never used. */
+  last_used: number | null;
+  /** Epoch milliseconds of the last successful refresh. */
+  last_refresh_at: number | null;
+  status: AccountStatus;
+  last_error: string | null;
+}
+
+export function accountKey(email: string): string {
+  return email.trim().toLowerCase();
+}
