@@ -1,3 +1,5 @@
+import type { RateLimitState } from './rate-limit.js';
+
 /** One Claude account of the pool, as held in memory and as persisted by a TokenStore. */
 export type AccountStatus = 'active' | 'refreshing' | 'reauth_required' | 'error';
 
@@ -26,4 +28,18 @@ export interface AccountRecord {
 
 export function accountKey(email: string): string {
   return email.trim().toLowerCase();
+}
+
+/** An account as the running pool holds it: the persisted record plus state that lives only in memory. */
+export interface PoolAccount {
+  record: AccountRecord;
+  /** The one refresh in flight for this account, shared by everyone who needs it. */
+  refreshing: Promise<void> | null;
+  /** When the scheduled refresh fires. */
+  timer: unknown;
+  limits: RateLimitState;
+  /** After a transient refresh failure: no on-demand refresh before this (epoch ms) while the token still works. */
+  refreshBackoffUntil: number;
+  /** Set once the account is deleted, so in-flight work does not bring it back. */
+  removed: boolean;
 }

@@ -1,0 +1,97 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { anthropicErrorBody } from './proxy/anthropic-errors.js';
+import type { ProxyLogFields } from './proxy/forward.js';
+import { adminAccessGuard } from './routes/admin-access.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { bodyParsers, InvalidJsonError } from './routes/body-parsers.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { oauthRoutes } from './routes/oauth-routes.js';
+import { proxyRoutes } from './routes/proxy-routes.js';
+import type { Service } from './service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    proxyFields: ProxyLogFields | null;
+  }
+}
+
+/** Builds the HTTP app from a service's parts; the caller decides where it listens (tests use port 0). */
+export function buildApp(service: Service): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: service.config.settings.max_body_bytes,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    // Clients follow Anthropic's paths exactly; '/v1/messages/' is not '/v1/messages'.
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+  });
+
+  app.decorateRequest('proxyFields', null);
+  bodyParsers(app);
+  requestLogging(app, service);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof InvalidJsonError) {
+      return reply.code(400).type('application/json').send(anthropicErrorBody('invalid_request_error', error.message));
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = service.config.settings.max_body_bytes;
+      return reply
+        .code(413)
+        .type('application/json')
+        .send(anthropicErrorBody('request_too_large', `The request body is larger than max_body_bytes (${limit} bytes).`));
+    }
+    if (error.statusCode && error.statusCode < 500) {
+      return reply.code(error.statusCode).type('application/json').send(anthropicErrorBody('invalid_request_error', error.message));
+    }
+    service.logger.error({ err: error, path: request.url }, 'unhandled error');
+    return reply.code(500).type('application/json').send(anthropicErrorBody('api_error', 'Internal error in the balancer.'));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type('application/json')
+      .send(anthropicErrorBody('not_found_error', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+
+  proxyRoutes(app, service);
+  healthRoutes(app, service);
+  void app.register(async (admin) => {
+    admin.addHook('onRequest', adminAccessGuard(() => service.config.settings.admin_token));
+    adminRoutes(admin, service);
+    oauthRoutes(admin, service);
+  });
+  return app;
+}
+
+/** One JSON line per request, written when the response is over (or the client has gone). */
+function requestLogging(app: FastifyInstance, service: Service): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      const log = service.logger;
+      if (!log.isLevelEnabled('info')) return;
+      const res = reply.raw;
+      const fields = request.proxyFields;
+      log.info(
+        {
+          req_id: request.id,
+          method: request.method,
+          path: request.url,
+          provider: fields?.provider,
+          account: fields?.account,
+          attempts: fields?.attempts,
+          status: res.writableFinished ? res.statusCode : undefined,
+          client_closed: res.writableFinished ? undefined : true,
+          duration_ms: Math.round((performance.now() - started) * 10) / 10,
+          bytes: fields?.bytes,
+          upstream_request_id: res.getHeader('request-id'),
+          error: fields?.error,
+        },
+        'request',
+      );
+    });
+    done();
+  });
+}

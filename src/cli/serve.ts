@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util';
+import { buildApp } from '../app.js';
+import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { isLoopbackHost } from '../routes/admin-access.js';
+import { Service } from '../service.js';
+import { StoreError } from '../store/token-store.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export const SERVE_USAGE = `Usage: claude-code-balancer serve [--config PATH] [--port N] [--host H]
+
+  --config PATH  providers.yaml to use (default: $BALANCER_CONFIG, else ./providers.yaml)
+  --port N       port to listen on (default: settings.port, 9090)
+  --host H       address to listen on (default: settings.host, 127.0.0.1)`;
+
+function fail(code: number, lines: string[]): never {
+  for (const line of lines) process.stderr.write(`${line}\n`);
+  process.exit(code);
+}
+
+/** `claude-code-balancer serve`: load the config, start the service, handle reloads and shutdown. */
+export async function serve(argv: string[]): Promise<void> {
+  let values: { config?: string; port?: string; host?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (err) {
+    fail(2, [(err as Error).message, SERVE_USAGE]);
+  }
+  if (values.help) {
+    process.stdout.write(`${SERVE_USAGE}\n`);
+    return;
+  }
+  const configPath = resolveConfigPath(values.config, process.env);
+  let config: Config;
+  try {
+    config = await loadConfig(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(2, [...err.problems, `The service did not start: fix ${configPath} and run it again.`]);
+    throw err;
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) fail(2, [`--port: "${values.port}" is not a port number (0-65535)`]);
+    config.settings.port = port;
+  }
+  if (values.host !== undefined) config.settings.host = values.host;
+  const { host, port, admin_token } = config.settings;
+  if (!isLoopbackHost(host) && !admin_token) {
+    fail(2, [
+      `Refusing to listen on ${host}: the admin routes (/oauth/*, /admin/*) control every account, so a host other than loopback needs settings.admin_token in ${configPath}.`,
+    ]);
+  }
+
+  let service: Service;
+  try {
+    service = await Service.create({ config, configPath });
+  } catch (err) {
+    if (err instanceof StoreError) fail(1, [`Token store: ${err.message}`, 'The service did not start.']);
+    throw err;
+  }
+  const app = buildApp(service);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    fail(1, [`Cannot listen on ${host}:${port}: ${(err as Error).message}`]);
+  }
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const displayHost = host.includes(':') ? `[${host}]` : host;
+  service.setListenUrl(`http://${displayHost === '0.0.0.0' ? '127.0.0.1' : displayHost}:${boundPort}`);
+  printStartup(service);
+
+  process.on('SIGHUP', () => {
+    void service.reload().then((result) => {
+      if (!result.ok) process.stderr.write(`Reload refused; the running config stays in force:\n${result.problems.join('\n')}\n`);
+    });
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    service.logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');
+    const force = setTimeout(() => {
+      service.logger.warn('in-flight requests still running after 10 s; ending them');
+      void service.abortUpstreams();
+      app.server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    void app
+      .close()
+      .then(() => service.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          process.stderr.write(`Shutdown error: ${(err as Error).message}\n`);
+          process.exit(0);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** What a user needs to see once the service is up (never a token). */
+function printStartup(service: Service): void {
+  const accounts = service.oauth.list();
+  const hasOAuth = service.config.providers.some((p) => p.enabled && p.auth_value === 'oauth');
+  const lines = [
+    `claude-code-balancer listening on ${service.url}`,
+    `  config:   ${service.configPath}`,
+    `  store:    ${service.oauth.store.kind} (${service.storeReason})`,
+    `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,
+  ];
+  if (hasOAuth) {
+    if (accounts.length === 0) {
+      lines.push('  accounts: none logged in yet: run `claude-code-balancer login` to add a Claude account');
+    } else {
+      lines.push(`  accounts: ${accounts.length}`);
+      for (const a of accounts) {
+        lines.push(`    - ${a.record.email} (${a.record.status}, token expires ${new Date(a.record.expires_at).toISOString()})`);
+      }
+    }
+  }
+  lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
+  process.stderr.write(`${lines.join('\n')}\n`);
+  service.logger.info(
+    { url: service.url, config: service.configPath, store: service.oauth.store.kind, accounts: accounts.map((a) => a.record.email) },
+    'service started',
+  );
+}

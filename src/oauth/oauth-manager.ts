@@ -1,0 +1,364 @@
+import type { OAuthSettings } from '../config/schema.js';
+import type { Logger } from '../logging/logger.js';
+import type { TokenStore } from '../store/token-store.js';
+import { accountKey, type AccountRecord, type PoolAccount } from './account.js';
+import { AccountPersistence } from './account-persistence.js';
+import { AccountScheduler, isUsable } from './account-scheduler.js';
+import { AuthRequiredNotice } from './auth-required.js';
+import { systemClock, type Clock } from './clock.js';
+import { PendingLogins, parsePastedCode, type PendingLogin } from './pending-logins.js';
+import { emptyRateLimitState } from './rate-limit.js';
+import { TokenClient, TokenEndpointError, type TokenResponse } from './token-client.js';
+
+export interface OAuthManagerDeps {
+  store: TokenStore;
+  log: Logger;
+  clock?: Clock;
+  /** Where users reach this service (for the curl command in 401s and banners). */
+  serviceUrl: () => string;
+  /** Where the auth-required banner goes; stderr by default. */
+  printBanner?: (text: string) => void;
+}
+
+/** A login or exchange failure with the HTTP status the admin API answers with. */
+export class LoginError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 502,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'LoginError';
+  }
+}
+
+/**
+ * The pool of Claude accounts: logins (PKCE), refresh (single-flight per account, on a timer and
+ * on demand), write-through persistence and the per-request choice of account.
+ */
+export class OAuthManager {
+  private readonly accounts = new Map<string, PoolAccount>();
+  /** Stable order for rotation. */
+  private ordered: PoolAccount[] = [];
+  readonly scheduler: AccountScheduler;
+  readonly pending: PendingLogins;
+  readonly persistence: AccountPersistence;
+  private readonly tokens: TokenClient;
+  private readonly notice: AuthRequiredNotice;
+  readonly clock: Clock;
+  private closed = false;
+
+  constructor(
+    private settings: OAuthSettings,
+    private readonly deps: OAuthManagerDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.scheduler = new AccountScheduler(settings.strategy);
+    this.pending = new PendingLogins(this.clock);
+    this.persistence = new AccountPersistence(deps.store, this.clock, deps.log);
+    this.tokens = new TokenClient(settings);
+    this.notice = new AuthRequiredNotice(this.clock, deps.printBanner);
+  }
+
+  get oauthSettings(): OAuthSettings {
+    return this.settings;
+  }
+
+  get store(): TokenStore {
+    return this.deps.store;
+  }
+
+  /** Loads the stored accounts; those whose token expired while the service was down are refreshed. */
+  async init(): Promise<AccountRecord[]> {
+    const records = await this.deps.store.load();
+    for (const record of records) this.insert(record);
+    const now = this.clock.now();
+    for (const account of this.ordered) {
+      if (this.needsRefresh(account, now) && account.record.status === 'active' && account.record.refresh_token) {
+        this.refresh(account).catch(() => {});
+      } else {
+        this.scheduleRefresh(account);
+      }
+    }
+    return this.ordered.map((a) => a.record);
+  }
+
+  configure(settings: OAuthSettings): void {
+    this.settings = settings;
+    this.tokens.configure(settings);
+    this.scheduler.configure(settings.strategy);
+    for (const account of this.ordered) this.scheduleRefresh(account);
+  }
+
+  list(): readonly PoolAccount[] {
+    return this.ordered;
+  }
+
+  get(email: string): PoolAccount | undefined {
+    return this.accounts.get(accountKey(email));
+  }
+
+  // ---- login -------------------------------------------------------------------------------
+
+  startLogin(): PendingLogin {
+    return this.pending.start(this.settings);
+  }
+
+  /** Completes a login with what the user pasted; the account is persisted before this returns. */
+  async exchangeCode(pasted: string, email?: string): Promise<PoolAccount> {
+    const { code, state } = parsePastedCode(pasted);
+    if (!code) throw new LoginError(400, 'No authorization code was given: paste CODE#STATE as the callback page shows it.');
+    const login = this.pending.find(state);
+    if ('error' in login) throw new LoginError(400, login.error);
+
+    let response: TokenResponse;
+    try {
+      response = await this.tokens.exchangeCode(code, login.state, login.verifier);
+    } catch (err) {
+      if (err instanceof TokenEndpointError) {
+        if (err.kind === 'rejected') {
+          throw new LoginError(400, `The token endpoint refused the code: ${err.message}`, {
+            error: err.error,
+            error_description: err.description,
+          });
+        }
+        throw new LoginError(502, `The token endpoint could not be reached or failed: ${err.message}`, {
+          error: err.error,
+          error_description: err.description,
+        });
+      }
+      throw err;
+    }
+    this.pending.complete(login.state);
+
+    const key = email?.trim() || response.account?.email_address;
+    if (!key) {
+      throw new LoginError(400, 'No account email: the token response has none, so pass account_email with the code.');
+    }
+    const now = this.clock.now();
+    const existing = this.accounts.get(accountKey(key));
+    const record: AccountRecord = {
+      email: existing?.record.email ?? key,
+      access_token: response.access_token,
+      refresh_token: response.refresh_token ?? null,
+      expires_at: now + response.expires_in * 1000,
+      scopes: response.scope ? response.scope.split(/\s+/).filter(Boolean) : [...this.settings.scopes],
+      account_uuid: response.account?.uuid ?? null,
+      organization_uuid: response.organization?.uuid ?? null,
+      organization_name: response.organization?.name ?? null,
+      created_at: existing?.record.created_at ?? now,
+      usage_count: existing?.record.usage_count ?? 0,
+      last_used: existing?.record.last_used ?? null,
+      last_refresh_at: null,
+      status: 'active',
+      last_error: null,
+    };
+    const account = existing ?? this.insert(record);
+    if (existing) {
+      existing.record = record;
+      existing.limits = emptyRateLimitState();
+      existing.refreshBackoffUntil = 0;
+    }
+    await this.persistence.save(account);
+    this.scheduleRefresh(account);
+    this.deps.log.info({ account: record.email, expires_at: new Date(record.expires_at).toISOString() }, 'account logged in');
+    return account;
+  }
+
+  // ---- refresh -----------------------------------------------------------------------------
+
+  private needsRefresh(account: PoolAccount, now: number): boolean {
+    return account.record.expires_at - this.settings.refresh_lead_seconds * 1000 <= now;
+  }
+
+  /**
+   * Refreshes an account's tokens, single-flight: everyone asking while a refresh is under way
+   * shares it. The rotated refresh token is persisted before the promise resolves, so no caller
+   * uses a new access token whose refresh token could still be lost.
+   */
+  refresh(account: PoolAccount): Promise<void> {
+    if (account.refreshing) return account.refreshing;
+    const run = this.runRefresh(account).finally(() => {
+      account.refreshing = null;
+    });
+    account.refreshing = run;
+    return run;
+  }
+
+  private async runRefresh(account: PoolAccount): Promise<void> {
+    const before = account.record;
+    if (!before.refresh_token) {
+      throw new TokenEndpointError('rejected', undefined, 'no_refresh_token', 'this account has no refresh token');
+    }
+    this.clearTimer(account);
+    before.status = 'refreshing';
+    let response: TokenResponse;
+    try {
+      response = await this.tokens.refresh(before.refresh_token, before.scopes);
+    } catch (err) {
+      if (account.removed) throw err;
+      const e = err as TokenEndpointError;
+      if (e instanceof TokenEndpointError && e.isInvalidGrant) {
+        this.markReauthRequired(account, `refresh refused: ${e.message}`);
+      } else {
+        const now = this.clock.now();
+        account.record.status = 'active';
+        account.record.last_error = `refresh failed (will retry): ${e.message}`;
+        account.refreshBackoffUntil = now + this.settings.refresh_retry_seconds * 1000;
+        this.deps.log.warn({ account: before.email, err: e.message }, 'token refresh failed; keeping the current token');
+        this.scheduleAt(account, account.refreshBackoffUntil);
+      }
+      throw err;
+    }
+    if (account.removed) return;
+    const now = this.clock.now();
+    account.record = {
+      ...before,
+      access_token: response.access_token,
+      refresh_token: response.refresh_token ?? before.refresh_token,
+      expires_at: now + response.expires_in * 1000,
+      scopes: response.scope ? response.scope.split(/\s+/).filter(Boolean) : before.scopes,
+      account_uuid: response.account?.uuid ?? before.account_uuid,
+      organization_uuid: response.organization?.uuid ?? before.organization_uuid,
+      organization_name: response.organization?.name ?? before.organization_name,
+      last_refresh_at: now,
+      status: 'refreshing',
+      last_error: null,
+    };
+    account.refreshBackoffUntil = 0;
+    // The old refresh token is dead now: the new one must be in the store before anyone relies on it.
+    await this.persistence.save(account);
+    account.record.status = 'active';
+    this.scheduleRefresh(account);
+    this.deps.log.info(
+      { account: account.record.email, expires_at: new Date(account.record.expires_at).toISOString() },
+      'token refreshed',
+    );
+  }
+
+  /** Makes sure the account's token can be used now, refreshing first when it is inside the lead window. */
+  async ensureFresh(account: PoolAccount): Promise<boolean> {
+    if (account.refreshing) await account.refreshing.catch(() => {});
+    const now = this.clock.now();
+    const { record } = account;
+    if (account.removed || record.status === 'reauth_required' || record.status === 'error') return false;
+    if (!this.needsRefresh(account, now)) return true;
+    const expired = record.expires_at <= now;
+    if (!record.refresh_token) return !expired;
+    if (!expired && account.refreshBackoffUntil > now) return true;
+    try {
+      await this.refresh(account);
+      return true;
+    } catch {
+      return account.record.status !== 'reauth_required' && account.record.expires_at > this.clock.now();
+    }
+  }
+
+  /**
+   * After an upstream 401: refresh unless someone already replaced the token that was refused.
+   * Resolves true when a new token is ready to retry with.
+   */
+  async refreshAfterRejection(account: PoolAccount, refusedToken: string): Promise<boolean> {
+    if (account.refreshing) await account.refreshing.catch(() => {});
+    if (account.record.access_token !== refusedToken) return account.record.status === 'active';
+    if (account.record.status === 'reauth_required' || !account.record.refresh_token) return false;
+    try {
+      await this.refresh(account);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  markReauthRequired(account: PoolAccount, reason: string): void {
+    this.clearTimer(account);
+    account.record.status = 'reauth_required';
+    account.record.last_error = reason;
+    this.deps.log.warn({ account: account.record.email, reason }, 'account needs a new login');
+    void this.persistence.save(account);
+  }
+
+  markUsed(account: PoolAccount): void {
+    account.record.usage_count++;
+    account.record.last_used = this.clock.now();
+    this.persistence.noteUsage(account);
+  }
+
+  private scheduleRefresh(account: PoolAccount): void {
+    const { record } = account;
+    if (!this.settings.enable_auto_refresh || !record.refresh_token || record.status === 'reauth_required') {
+      this.clearTimer(account);
+      return;
+    }
+    const at = Math.max(record.expires_at - this.settings.refresh_lead_seconds * 1000, account.refreshBackoffUntil);
+    this.scheduleAt(account, at);
+  }
+
+  private scheduleAt(account: PoolAccount, at: number): void {
+    this.clearTimer(account);
+    if (this.closed || !this.settings.enable_auto_refresh) return;
+    account.timer = this.clock.setTimeout(() => {
+      account.timer = null;
+      this.refresh(account).catch(() => {});
+    }, Math.max(0, at - this.clock.now()));
+  }
+
+  private clearTimer(account: PoolAccount): void {
+    if (account.timer !== null) this.clock.clearTimeout(account.timer);
+    account.timer = null;
+  }
+
+  // ---- admin -------------------------------------------------------------------------------
+
+  async remove(email: string): Promise<boolean> {
+    const account = this.accounts.get(accountKey(email));
+    if (!account) return false;
+    account.removed = true;
+    this.clearTimer(account);
+    this.accounts.delete(accountKey(email));
+    this.ordered = this.ordered.filter((a) => a !== account);
+    this.scheduler.forget(account);
+    await this.persistence.remove(account.record.email);
+    this.deps.log.info({ account: account.record.email }, 'account removed');
+    return true;
+  }
+
+  async removeAll(): Promise<number> {
+    const emails = this.ordered.map((a) => a.record.email);
+    for (const email of emails) await this.remove(email);
+    return emails.length;
+  }
+
+  /** Usable right now (for status and the startup summary). */
+  isHealthy(account: PoolAccount): boolean {
+    return isUsable(account, this.clock.now()) && account.record.expires_at > this.clock.now();
+  }
+
+  /** The 401 a client gets when no account can serve, with a login URL and the command to finish it. */
+  authRequired(reason: string) {
+    return this.notice.respond(reason, this.startLogin().loginUrl, this.deps.serviceUrl());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const account of this.ordered) this.clearTimer(account);
+    await this.persistence.flush(this.ordered);
+    await this.tokens.close();
+    await this.deps.store.close?.();
+  }
+
+  private insert(record: AccountRecord): PoolAccount {
+    const account: PoolAccount = {
+      record,
+      refreshing: null,
+      timer: null,
+      limits: emptyRateLimitState(),
+      refreshBackoffUntil: 0,
+      removed: false,
+    };
+    if (record.status === 'refreshing') record.status = 'active';
+    this.accounts.set(accountKey(record.email), account);
+    this.ordered = [...this.ordered, account];
+    return account;
+  }
+}

@@ -1,0 +1,80 @@
+import type { OAuthSettings } from '../config/schema.js';
+import type { Clock } from './clock.js';
+import { authorizeUrl, codeChallenge, randomToken } from './pkce.js';
+
+export const LOGIN_TTL_MS = 10 * 60 * 1000;
+
+export interface PendingLogin {
+  state: string;
+  verifier: string;
+  loginUrl: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Logins started but not yet exchanged, one per state; several may be open at once. */
+export class PendingLogins {
+  private readonly byState = new Map<string, PendingLogin>();
+
+  constructor(private readonly clock: Clock) {}
+
+  start(settings: OAuthSettings): PendingLogin {
+    this.prune();
+    const verifier = randomToken();
+    const state = randomToken();
+    const now = this.clock.now();
+    const login: PendingLogin = {
+      state,
+      verifier,
+      loginUrl: authorizeUrl(settings, codeChallenge(verifier), state),
+      createdAt: now,
+      expiresAt: now + LOGIN_TTL_MS,
+    };
+    this.byState.set(state, login);
+    return login;
+  }
+
+  /** The pending login for a state, or why there is none. */
+  find(state: string | undefined): PendingLogin | { error: string } {
+    this.prune();
+    if (state === undefined) {
+      let latest: PendingLogin | undefined;
+      for (const login of this.byState.values()) if (!latest || login.createdAt >= latest.createdAt) latest = login;
+      return latest ?? { error: 'No login is pending (or it expired after 10 minutes): call GET /oauth/generate-url first.' };
+    }
+    const login = this.byState.get(state);
+    if (!login) {
+      return {
+        error:
+          'The state in the code does not match a pending login: it is wrong, was already used, or expired after 10 minutes. Generate a new URL with GET /oauth/generate-url.',
+      };
+    }
+    return login;
+  }
+
+  complete(state: string): void {
+    this.byState.delete(state);
+  }
+
+  private prune(): void {
+    const now = this.clock.now();
+    for (const [state, login] of this.byState) if (login.expiresAt <= now) this.byState.delete(state);
+  }
+}
+
+/**
+ * What the user pasted: 'CODE#STATE' as the callback page shows it, the callback URL itself,
+ * or a bare code.
+ */
+export function parsePastedCode(input: string): { code: string; state?: string } {
+  const text = input.trim();
+  if (/^https?:\/\//i.test(text)) {
+    const url = new URL(text);
+    const code = url.searchParams.get('code') ?? '';
+    const state = url.searchParams.get('state') ?? (url.hash ? url.hash.slice(1) : undefined);
+    return { code, state: state || undefined };
+  }
+  const hash = text.indexOf('#');
+  if (hash >= 0) return { code: text.slice(0, hash), state: text.slice(hash + 1) || undefined };
+  return { code: text };
+}

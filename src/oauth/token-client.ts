@@ -1,0 +1,120 @@
+import { Agent, request } from 'undici';
+import type { OAuthSettings } from '../config/schema.js';
+
+/** What the token endpoint returns (shared/docs/anthropic.md). */
+export interface TokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  expires_in: number;
+  scope?: string;
+  token_type?: string;
+  account?: { uuid?: string; email_address?: string };
+  organization?: { uuid?: string; name?: string };
+}
+
+/**
+ * 'rejected': the endpoint refused the grant (e.g. invalid_grant: a used code, a dead refresh
+ * token) — retrying will not help. 'transient': network, timeout, 429 or 5xx — keep the
+ * credentials and try later.
+ */
+export class TokenEndpointError extends Error {
+  constructor(
+    readonly kind: 'rejected' | 'transient',
+    readonly status: number | undefined,
+    readonly error: string,
+    readonly description: string,
+  ) {
+    super(description ? `${error}: ${description}` : error);
+    this.name = 'TokenEndpointError';
+  }
+
+  get isInvalidGrant(): boolean {
+    return this.kind === 'rejected' && this.error === 'invalid_grant';
+  }
+}
+
+const USER_AGENT = 'claude-code-balancer/0.1 (undici)';
+
+/** Scopes sent with a refresh: the granted ones minus org:create_api_key, as Claude Code does. */
+export function refreshScopes(scopes: readonly string[]): string {
+  return scopes.filter((s) => s !== 'org:create_api_key').join(' ');
+}
+
+export class TokenClient {
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+
+  constructor(private settings: OAuthSettings) {}
+
+  configure(settings: OAuthSettings): void {
+    this.settings = settings;
+  }
+
+  exchangeCode(code: string, state: string, verifier: string): Promise<TokenResponse> {
+    return this.post({
+      grant_type: 'authorization_code',
+      code,
+      state,
+      code_verifier: verifier,
+      redirect_uri: this.settings.redirect_uri,
+      client_id: this.settings.client_id,
+    });
+  }
+
+  refresh(refreshToken: string, scopes: readonly string[]): Promise<TokenResponse> {
+    return this.post({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: this.settings.client_id,
+      scope: refreshScopes(scopes.length ? scopes : this.settings.scopes),
+    });
+  }
+
+  private async post(body: Record<string, string>): Promise<TokenResponse> {
+    const timeout = this.settings.token_timeout_ms;
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(this.settings.token_url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': USER_AGENT },
+        body: JSON.stringify(body),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        signal: AbortSignal.timeout(timeout),
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      throw new TokenEndpointError('transient', undefined, 'network_error', `${e.code ?? e.name}: ${e.message}`);
+    }
+
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+
+    if (status >= 200 && status < 300) {
+      if (!json || typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
+        throw new TokenEndpointError('transient', status, 'invalid_response', 'the token endpoint answered without an access_token and expires_in');
+      }
+      return json as unknown as TokenResponse;
+    }
+    const error = typeof json?.error === 'string' ? json.error : `http_${status}`;
+    const description =
+      typeof json?.error_description === 'string'
+        ? json.error_description
+        : typeof (json?.error as { message?: unknown })?.message === 'string'
+          ? String((json!.error as { message: string }).message)
+          : text.slice(0, 200);
+    const transient = status === 429 || status >= 500;
+    throw new TokenEndpointError(transient ? 'transient' : 'rejected', status, error, description);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,92 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHeaders } from '../providers/credentials.js';
+
+/** RFC 9110 §7.6.1 connection-specific headers: they describe one hop and must not be forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Request headers the service sets itself: the client's value never goes upstream. */
+const REPLACED_ON_REQUEST = new Set([
+  'host',
+  'content-length',
+  'accept-encoding',
+  'x-api-key',
+  'authorization',
+  'expect',
+]);
+
+export const ANTHROPIC_VERSION = '2023-06-01';
+
+function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined {
+  const value = headers.connection;
+  if (!value) return undefined;
+  const listed = value
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s && s !== 'close' && s !== 'keep-alive');
+  return listed.length ? new Set(listed) : undefined;
+}
+
+/**
+ * Headers for the upstream request: the client's, less hop-by-hop, host, length and credentials;
+ * plus anthropic-version when missing and accept-encoding: identity (compressed SSE breaks relays).
+ * The credential is applied afterwards by the provider's credential source.
+ */
+export function upstreamRequestHeaders(client: IncomingHttpHeaders, bodyLength: number | undefined): OutgoingHeaders {
+  const out: OutgoingHeaders = {};
+  const listed = connectionListed(client);
+  for (const name in client) {
+    if (HOP_BY_HOP.has(name) || REPLACED_ON_REQUEST.has(name) || listed?.has(name)) continue;
+    const value = client[name];
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  if (out['anthropic-version'] === undefined) out['anthropic-version'] = ANTHROPIC_VERSION;
+  out['accept-encoding'] = 'identity';
+  if (bodyLength !== undefined) out['content-length'] = String(bodyLength);
+  return out;
+}
+
+/** Adds betas to anthropic-beta, keeping the client's own and their order, without duplicates. */
+export function mergeBetas(headers: OutgoingHeaders, ...betas: string[]): void {
+  const current = headers['anthropic-beta'];
+  if (!current) {
+    headers['anthropic-beta'] = betas.join(',');
+    return;
+  }
+  const list = current
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const beta of betas) if (!list.includes(beta)) list.push(beta);
+  headers['anthropic-beta'] = list.join(',');
+}
+
+/** Headers for the client response: the upstream's, less hop-by-hop (request-id and rate-limit headers pass through). */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders, provider: string): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const listed = connectionListed(upstream);
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    const value = upstream[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out['x-balancer-provider'] = provider;
+  return out;
+}
+
+export function isEventStream(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}

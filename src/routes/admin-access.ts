@@ -1,0 +1,50 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.');
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Hashing first makes the comparison constant-time whatever the lengths.
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+function presentedToken(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-admin-token'];
+  if (typeof header === 'string') return header;
+  const auth = request.headers.authorization;
+  if (typeof auth === 'string' && auth.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  return undefined;
+}
+
+/**
+ * Admin routes (/oauth/*, /admin/*) hold the keys to every account: loopback clients only, unless
+ * an admin token is configured, in which case every caller must present it.
+ */
+export function adminAccessGuard(adminToken: () => string | undefined) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const token = adminToken();
+    if (token) {
+      const presented = presentedToken(request);
+      if (presented !== undefined && sameSecret(presented, token)) return;
+      await reply.code(401).send({
+        error: 'unauthorized',
+        message: 'This admin route needs the admin token: send Authorization: Bearer <admin_token> or x-admin-token.',
+      });
+      return;
+    }
+    if (isLoopbackAddress(request.socket.remoteAddress)) return;
+    await reply.code(403).send({
+      error: 'forbidden',
+      message: 'Admin routes answer loopback clients only; set settings.admin_token to allow remote access.',
+    });
+  };
+}

@@ -1,0 +1,12 @@
+import type { FastifyInstance } from 'fastify';
+import type { Service } from '../service.js';
+
+export function healthRoutes(app: FastifyInstance, service: Service): void {
+  app.get('/health', async () => {
+    const providers = service.providers.health();
+    return {
+      status: providers.some((p) => p.healthy) ? 'ok' : 'degraded',
+      providers: providers.map(({ name, healthy, cooldown_until }) => ({ name, healthy, cooldown_until })),
+    };
+  });
+}

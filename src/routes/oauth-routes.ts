@@ -1,0 +1,135 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { PoolAccount } from '../oauth/account.js';
+import { exchangeCurl } from '../oauth/auth-required.js';
+import { LOGIN_TTL_MS } from '../oauth/pending-logins.js';
+import { LoginError } from '../oauth/oauth-manager.js';
+import type { ParsedBody } from './body-parsers.js';
+import type { Service } from '../service.js';
+
+const exchangeBody = z.object({
+  code: z.string().trim().min(1, 'code is required: paste CODE#STATE as the callback page shows it'),
+  account_email: z.string().trim().email('account_email must be an email address').optional(),
+});
+
+export function timeAgo(then: number | null, now: number): string {
+  if (then === null) return 'never';
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  if (seconds < 60) return seconds <= 1 ? 'just now' : `${seconds} seconds ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return minutes === 1 ? '1 minute ago' : `${minutes} minutes ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return hours === 1 ? '1 hour ago' : `${hours} hours ago`;
+  return `${Math.round(hours / 24)} days ago`;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** What /oauth/status shows of an account: everything but its tokens. */
+export function accountStatus(service: Service, account: PoolAccount, now: number) {
+  const { record, limits } = account;
+  const limited = limits.limitedUntil > now;
+  return {
+    account_email: record.email,
+    status: limited && record.status === 'active' ? 'rate_limited' : record.status,
+    is_healthy: service.oauth.isHealthy(account),
+    expires_at: iso(record.expires_at),
+    expires_in_minutes: Math.round((record.expires_at - now) / 60_000),
+    usage_count: record.usage_count,
+    last_used: timeAgo(record.last_used, now),
+    last_used_timestamp: iso(record.last_used),
+    created_at: iso(record.created_at),
+    scopes: record.scopes,
+    last_refresh_at: iso(record.last_refresh_at),
+    last_error: record.last_error,
+    organization_name: record.organization_name,
+    rate_limit: {
+      status: limits.status,
+      utilization_5h: limits.utilization5h,
+      utilization_7d: limits.utilization7d,
+      claim: limits.claim,
+      resets_at: iso(limits.resetsAt),
+      limited_until: limited ? iso(limits.limitedUntil) : null,
+      cooldown_until: limits.cooldownUntil > now ? iso(limits.cooldownUntil) : null,
+    },
+  };
+}
+
+/** The account pool's admin API (behind the admin access guard). */
+export function oauthRoutes(app: FastifyInstance, service: Service): void {
+  const oauth = service.oauth;
+
+  app.get('/oauth/generate-url', async () => {
+    const login = oauth.startLogin();
+    return {
+      login_url: login.loginUrl,
+      state: login.state,
+      expires_at: new Date(login.expiresAt).toISOString(),
+      expires_in_minutes: LOGIN_TTL_MS / 60_000,
+      instructions: [
+        '1. Open login_url in a browser and sign in to your Claude account.',
+        '2. Copy the code the page shows (CODE#STATE).',
+        `3. Send it: ${exchangeCurl(service.url)}`,
+      ],
+    };
+  });
+
+  app.post('/oauth/exchange-code', async (request, reply) => {
+    const parsed = exchangeBody.safeParse((request.body as ParsedBody | undefined)?.json);
+    if (!parsed.success) {
+      return reply.code(400).send({ status: 'error', error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
+    }
+    try {
+      const account = await oauth.exchangeCode(parsed.data.code, parsed.data.account_email);
+      return {
+        status: 'success',
+        account_email: account.record.email,
+        expires_at: new Date(account.record.expires_at).toISOString(),
+        scopes: account.record.scopes,
+        total_accounts: oauth.list().length,
+      };
+    } catch (err) {
+      if (err instanceof LoginError) {
+        return reply.code(err.status).send({ status: 'error', error: err.details.error ?? 'login_failed', message: err.message, ...err.details });
+      }
+      throw err;
+    }
+  });
+
+  app.get('/oauth/status', async () => {
+    const now = oauth.clock.now();
+    const tokens = oauth.list().map((a) => accountStatus(service, a, now));
+    return {
+      total_tokens: tokens.length,
+      healthy_tokens: tokens.filter((t) => t.is_healthy).length,
+      strategy: oauth.oauthSettings.strategy,
+      store: { kind: oauth.store.kind, location: oauth.store.location },
+      tokens,
+    };
+  });
+
+  app.delete('/oauth/tokens/:email', async (request, reply) => {
+    const { email } = request.params as { email: string };
+    if (!(await oauth.remove(email))) return reply.code(404).send({ error: `No account ${email} in the pool.` });
+    return { status: 'removed', account_email: email, remaining: oauth.list().length };
+  });
+
+  app.delete('/oauth/tokens', async () => ({ status: 'removed', removed: await oauth.removeAll() }));
+
+  app.post('/oauth/refresh/:email', async (request, reply) => {
+    const { email } = request.params as { email: string };
+    const account = oauth.get(email);
+    if (!account) return reply.code(404).send({ error: `No account ${email} in the pool.` });
+    try {
+      await oauth.refresh(account);
+      return { status: 'refreshed', account_email: account.record.email, expires_at: new Date(account.record.expires_at).toISOString() };
+    } catch (err) {
+      return reply.code(502).send({
+        status: 'error',
+        account_email: account.record.email,
+        account_status: account.record.status,
+        error: (err as Error).message,
+      });
+    }
+  });
+}

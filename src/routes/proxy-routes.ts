@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import type { ProxyLogFields } from '../proxy/forward.js';
+import { sessionIdentity } from '../proxy/session-identity.js';
+import type { Service } from '../service.js';
+import type { ParsedBody } from './body-parsers.js';
+
+/** Every /v1/* call goes upstream unchanged: method, path, query string and body bytes. */
+export function proxyRoutes(app: FastifyInstance, service: Service): void {
+  app.all('/v1/*', async (request, reply) => {
+    const parsed = request.body as ParsedBody | undefined;
+    const fields: ProxyLogFields = { attempts: 0, bytes: 0 };
+    request.proxyFields = fields;
+    reply.hijack();
+    await service.forwarder.forward(
+      request.raw,
+      reply.raw,
+      {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+        body: parsed?.raw,
+        sessionId: service.wantsSessionIdentity() ? sessionIdentity(request.headers, parsed?.json) : undefined,
+      },
+      fields,
+    );
+  });
+
+  // Claude Code probes its base URL before its first request; any 2xx will do.
+  app.get('/', async () => ({ service: 'claude-code-balancer', status: 'ok' }));
+  app.get('/api/hello', async () => ({ status: 'ok' }));
+}

@@ -1,0 +1,138 @@
+import type { Config } from './config/schema.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import type { DestinationStream } from 'pino';
+import type { Clock } from './oauth/clock.js';
+import { OAuthCredentialSource } from './oauth/oauth-credentials.js';
+import { OAuthManager } from './oauth/oauth-manager.js';
+import { ProviderManager } from './providers/provider-manager.js';
+import { Forwarder } from './proxy/forward.js';
+import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
+import type { TokenStore } from './store/token-store.js';
+import { createTokenStore } from './store/select-store.js';
+
+export interface ServiceOptions {
+  config: Config;
+  configPath: string;
+  env?: NodeJS.ProcessEnv;
+  /** Log destination (tests capture it); stdout when omitted. */
+  logDestination?: DestinationStream;
+  /** Token store to use instead of the one the config selects (tests). */
+  store?: TokenStore;
+  clock?: Clock;
+  printBanner?: (text: string) => void;
+}
+
+export type ReloadResult = { ok: true; needsRestart: string[] } | { ok: false; problems: string[] };
+
+/** Settings that are bound when the server starts and so need a restart to change. */
+const RESTART_ONLY = ['host', 'port', 'max_body_bytes'] as const;
+
+/** The running service's parts, built from a config and re-configured on reload. */
+export class Service {
+  config: Config;
+  readonly configPath: string;
+  readonly logger: Logger;
+  readonly providers: ProviderManager;
+  readonly forwarder: Forwarder;
+  readonly oauth: OAuthManager;
+  readonly storeReason: string;
+  private readonly dispatchers: UpstreamDispatchers;
+  private readonly env: NodeJS.ProcessEnv;
+  private listenUrl = 'http://127.0.0.1:9090';
+
+  private constructor(options: ServiceOptions, store: TokenStore, storeReason: string, logger: Logger) {
+    const { config } = options;
+    this.config = config;
+    this.configPath = options.configPath;
+    this.env = options.env ?? process.env;
+    this.logger = logger;
+    this.storeReason = storeReason;
+    this.oauth = new OAuthManager(config.settings.oauth, {
+      store,
+      log: logger,
+      clock: options.clock,
+      serviceUrl: () => this.listenUrl,
+      printBanner: options.printBanner,
+    });
+    const oauthSource = new OAuthCredentialSource(this.oauth);
+    this.providers = new ProviderManager(config.providers, config.settings.failure_cooldown, () => oauthSource);
+    this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms });
+    this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
+  }
+
+  /** Builds the service and loads the stored accounts. Throws StoreError when the store cannot be used. */
+  static async create(options: ServiceOptions): Promise<Service> {
+    const logger = createLogger({ level: options.config.settings.log_level, destination: options.logDestination });
+    let store = options.store;
+    let reason = 'given by the caller';
+    if (!store) {
+      ({ store, reason } = await createTokenStore(options.config.settings.oauth, { env: options.env, log: logger }));
+    }
+    const service = new Service(options, store, reason, logger);
+    await service.oauth.init();
+    return service;
+  }
+
+  setListenUrl(url: string): void {
+    this.listenUrl = url;
+  }
+
+  get url(): string {
+    return this.listenUrl;
+  }
+
+  /** Session identity is read from requests only when the scheduler uses it. */
+  wantsSessionIdentity(): boolean {
+    return this.config.settings.oauth.strategy === 'session';
+  }
+
+  /** Re-reads the config file; an invalid file changes nothing. */
+  async reload(): Promise<ReloadResult> {
+    let next: Config;
+    try {
+      next = await loadConfig(this.configPath, this.env);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.logger.error({ config: this.configPath, problems: err.problems }, 'config reload refused; the running config stays in force');
+        return { ok: false, problems: err.problems };
+      }
+      throw err;
+    }
+    const needsRestart = RESTART_ONLY.filter((k) => next.settings[k] !== this.config.settings[k]);
+    const oauthStorageChanged =
+      next.settings.oauth.store !== this.config.settings.oauth.store ||
+      next.settings.oauth.file_path !== this.config.settings.oauth.file_path ||
+      next.settings.oauth.enable_persistence !== this.config.settings.oauth.enable_persistence ||
+      next.settings.oauth.service_name !== this.config.settings.oauth.service_name;
+    const restartKeys: string[] = [...needsRestart];
+    if (oauthStorageChanged) restartKeys.push('oauth storage');
+    this.config = next;
+    this.logger.level = next.settings.log_level;
+    this.providers.update(next.providers, next.settings.failure_cooldown);
+    this.dispatchers.configure({ connectTimeoutMs: next.settings.timeouts.connect_ms });
+    this.forwarder.configure(forwardSettings(next));
+    this.oauth.configure(next.settings.oauth);
+    this.logger.info(
+      { config: this.configPath, providers: next.providers.filter((p) => p.enabled).map((p) => p.name), needs_restart: restartKeys },
+      'config reloaded',
+    );
+    return { ok: true, needsRestart: restartKeys };
+  }
+
+  /** After the HTTP server has stopped: persist what is pending, close upstream connections. */
+  async close(): Promise<void> {
+    await this.oauth.close();
+    await this.dispatchers.close();
+    this.logger.flush();
+  }
+
+  /** Ends upstream requests still running (shutdown grace period over). */
+  async abortUpstreams(): Promise<void> {
+    await this.dispatchers.destroy();
+  }
+}
+
+function forwardSettings(config: Config) {
+  return { headersTimeoutMs: config.settings.timeouts.headers_ms, idleTimeoutMs: config.settings.timeouts.idle_ms };
+}
