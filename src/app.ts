@@ -86,7 +86,7 @@ function requestLogging(app: FastifyInstance, service: Service): void {
           client_closed: res.writableFinished ? undefined : true,
           duration_ms: Math.round((performance.now() - started) * 10) / 10,
           bytes: fields?.bytes,
-          upstream_request_id: res.getHeader('request-id'),
+          upstream_request_id: fields?.upstreamRequestId,
           error: fields?.error,
         },
         'request',

@@ -92,6 +92,10 @@ export async function serve(argv: string[]): Promise<void> {
       app.server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
+    // Keep-alive connections that finish their last request during the grace period are closed
+    // as soon as they go idle, so the process does not wait on clients that keep sockets open.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    reaper.unref();
     void app
       .close()
       .then(() => service.close())

@@ -18,7 +18,10 @@ export const ANTHROPIC_OAUTH_DEFAULTS = {
   oauth_beta: 'oauth-2025-04-20',
 } as const;
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const httpUrl = z.url({
+  protocol: /^https?$/,
+  error: (issue) => (issue.input === undefined ? 'required' : 'must be an http(s) URL'),
+});
 
 export const providerSchema = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty'),

@@ -19,6 +19,8 @@ export interface ProxyLogFields {
   account?: string;
   attempts: number;
   bytes: number;
+  /** Anthropic's request-id of the upstream response the client got. */
+  upstreamRequestId?: string;
   error?: string;
 }
 
@@ -116,6 +118,8 @@ export class Forwarder {
         }
 
         const { statusCode } = upstream;
+        const requestId = upstream.headers['request-id'];
+        fields.upstreamRequestId = typeof requestId === 'string' ? requestId : undefined;
         let errorBody: string | undefined;
         if (statusCode >= 400) {
           try {

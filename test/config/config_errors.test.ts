@@ -1,0 +1,120 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, ConfigError } from '../../src/config/load.js';
+import { runCli } from '../support/cli.js';
+
+function configFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ccb-config-'));
+  const file = join(dir, 'providers.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+const provider = (extra = '') => `
+  - name: "main"
+    type: "anthropic"
+    base_url: "https://api.anthropic.com"
+    auth_type: "api_key"
+    auth_value: "sk-test"${extra}`;
+
+const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
+  {
+    name: 'a YAML syntax error, with line and column',
+    yaml: `providers:\n  - name: "a"\n    base_url: [unclosed\n`,
+    expect: [/providers\.yaml:\d+:\d+: YAML syntax error/],
+  },
+  {
+    name: 'an unknown key',
+    yaml: `providers:${provider('\n    colour: "blue"')}\nsettings:\n  prot: 9090\n`,
+    expect: [/providers\.yaml: providers\[0\]\.colour: unknown key/, /providers\.yaml: settings\.prot: unknown key/],
+  },
+  {
+    name: 'a wrong type',
+    yaml: `providers:${provider()}\nsettings:\n  port: "ninety"\n  failure_cooldown: -1\n`,
+    expect: [/settings\.port: .*number/i, /settings\.failure_cooldown: /],
+  },
+  {
+    name: 'a missing field',
+    yaml: `providers:\n  - name: "main"\n    auth_type: "api_key"\n    auth_value: "x"\n`,
+    expect: [/providers\[0\]\.base_url: required/],
+  },
+  {
+    name: 'a bad base_url',
+    yaml: `providers:\n  - name: "a"\n    base_url: "https://api.anthropic.com"\n    auth_type: "api_key"\n    auth_value: "x"\n  - name: "b"\n    base_url: "not a url"\n    auth_type: "api_key"\n    auth_value: "x"\n`,
+    expect: [/providers\[1\]\.base_url: must be an http\(s\) URL/],
+  },
+  {
+    name: 'a duplicate provider name',
+    yaml: `providers:${provider()}${provider()}\n`,
+    expect: [/providers\[1\]\.name: duplicate provider name "main" \(also providers\[0\]\)/],
+  },
+  {
+    name: 'no enabled provider',
+    yaml: `providers:${provider('\n    enabled: false')}\n`,
+    expect: [/providers: no enabled provider/],
+  },
+  {
+    name: 'an unset environment variable',
+    yaml: `providers:\n  - name: "main"\n    base_url: "https://api.anthropic.com"\n    auth_type: "api_key"\n    auth_value: "\${CCB_SURELY_UNSET_VAR}"\n`,
+    expect: [/providers\[0\]\.auth_value: environment variable CCB_SURELY_UNSET_VAR is not set/],
+  },
+];
+
+describe('a bad config file stops startup with exit code 2 and says what and where', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const file = configFile(c.yaml);
+      const result = await runCli(['serve', '--config', file, '--port', '0']);
+      expect(result.code).toBe(2);
+      for (const pattern of c.expect) expect(result.stderr).toMatch(pattern);
+      for (const line of result.stderr.trim().split('\n').slice(0, -1)) expect(line).toContain(file);
+      expect(result.stderr).not.toMatch(/listening/);
+      expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    });
+  }
+
+  it('a missing file', async () => {
+    const result = await runCli(['serve', '--config', '/nonexistent/providers.yaml']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('/nonexistent/providers.yaml: cannot read the config file (ENOENT)');
+  });
+});
+
+describe('config values', () => {
+  it('fills in the defaults', () => {
+    const config = parseConfig(`providers:${provider()}\n`, 'p.yaml', {});
+    expect(config.settings).toMatchObject({
+      host: '127.0.0.1',
+      port: 9090,
+      log_level: 'info',
+      failure_cooldown: 60,
+      max_body_bytes: 32 * 1024 * 1024,
+      oauth: { enable_auto_refresh: true, enable_persistence: true, service_name: 'claude-code-balancer', refresh_lead_seconds: 300, strategy: 'session' },
+    });
+    expect(config.providers[0].enabled).toBe(true);
+  });
+
+  it('accepts log levels in any case, WARNING included', () => {
+    for (const [given, level] of [['DEBUG', 'debug'], ['Info', 'info'], ['WARNING', 'warn'], ['error', 'error']]) {
+      const config = parseConfig(`providers:${provider()}\nsettings:\n  log_level: ${given}\n`, 'p.yaml', {});
+      expect(config.settings.log_level).toBe(level);
+    }
+  });
+
+  it('substitutes ${ENV_VAR} in secrets', () => {
+    const config = parseConfig(
+      `providers:\n  - name: "m"\n    base_url: "https://x.example"\n    auth_type: "api_key"\n    auth_value: "\${MY_KEY}"\n`,
+      'p.yaml',
+      { MY_KEY: 'sk-from-env' },
+    );
+    expect(config.providers[0].auth_value).toBe('sk-from-env');
+  });
+
+  it('oauth needs auth_type auth_token', () => {
+    expect(() =>
+      parseConfig(`providers:\n  - name: "m"\n    base_url: "https://x.example"\n    auth_type: "api_key"\n    auth_value: "oauth"\n`, 'p.yaml', {}),
+    ).toThrow(ConfigError);
+  });
+});
