@@ -5,14 +5,9 @@ import type { Config } from '../config/schema.js';
 import { isLoopbackHost } from '../routes/admin-access.js';
 import { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
+import { SERVE_USAGE } from './usage.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
-
-export const SERVE_USAGE = `Usage: claude-code-balancer serve [--config PATH] [--port N] [--host H]
-
-  --config PATH  providers.yaml to use (default: $BALANCER_CONFIG, else ./providers.yaml)
-  --port N       port to listen on (default: settings.port, 9090)
-  --host H       address to listen on (default: settings.host, 127.0.0.1)`;
 
 function fail(code: number, lines: string[]): never {
   for (const line of lines) process.stderr.write(`${line}\n`);

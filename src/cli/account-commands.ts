@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { adminTarget, callAdmin, CliError } from './admin-client.js';
+import { formatDuration, formatPercent, table } from './format.js';
+import { LineReader } from './prompt.js';
+
+interface StatusToken {
+  account_email: string;
+  status: string;
+  expires_at: string;
+  usage_count: number;
+  last_used: string;
+  last_error: string | null;
+  rate_limit?: { utilization_5h: number | null; utilization_7d: number | null; limited_until: string | null };
+}
+
+interface StatusBody {
+  total_tokens: number;
+  healthy_tokens: number;
+  tokens: StatusToken[];
+}
+
+const targetOptions = {
+  url: { type: 'string' },
+  config: { type: 'string' },
+} as const;
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options: { ...targetOptions, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** `claude-code-balancer accounts`: where every account stands. */
+export async function accountsCommand(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {});
+  const target = await adminTarget(values, process.env);
+  const { body } = await callAdmin<StatusBody>(target, 'GET', '/oauth/status');
+  if (body.tokens.length === 0) {
+    process.stdout.write('No Claude account is logged in. Add one with: claude-code-balancer login\n');
+    return;
+  }
+  const now = Date.now();
+  const rows = body.tokens.map((t) => [
+    t.account_email,
+    t.status,
+    formatDuration(Date.parse(t.expires_at) - now),
+    String(t.usage_count),
+    t.last_used,
+    formatPercent(t.rate_limit?.utilization_5h),
+    formatPercent(t.rate_limit?.utilization_7d),
+  ]);
+  process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D'], rows)}\n`);
+  process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve.\n`);
+  for (const t of body.tokens) {
+    if (t.status === 'reauth_required') process.stdout.write(`${t.account_email} needs a new login: claude-code-balancer login --email ${t.account_email}\n`);
+  }
+}
+
+/** `claude-code-balancer logout <email> | --all [--yes]`. */
+export async function logoutCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, { all: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } });
+  const target = await adminTarget(values, process.env);
+  if (values.all) {
+    const { body } = await callAdmin<StatusBody>(target, 'GET', '/oauth/status');
+    if (body.total_tokens === 0) {
+      process.stdout.write('No account to remove.\n');
+      return;
+    }
+    if (!values.yes) {
+      const reader = new LineReader();
+      const answer = await reader.ask(`Remove all ${body.total_tokens} accounts (${body.tokens.map((t) => t.account_email).join(', ')})? [y/N] `);
+      reader.close();
+      if (!answer || !/^y(es)?$/i.test(answer.trim())) {
+        process.stdout.write('Nothing removed.\n');
+        return;
+      }
+    }
+    const { body: removed } = await callAdmin<{ removed: number }>(target, 'DELETE', '/oauth/tokens');
+    process.stdout.write(`Removed ${removed.removed} account${removed.removed === 1 ? '' : 's'}.\n`);
+    return;
+  }
+  const email = positionals[0];
+  if (!email) throw new CliError('Usage: claude-code-balancer logout <email> | --all [--yes]');
+  const { status, body } = await callAdmin<{ error?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
+  if (status === 404) throw new CliError(body.error ?? `No account ${email}.`);
+  process.stdout.write(`Removed ${email}. ${body.remaining ?? 0} account(s) left.\n`);
+}
+
+/** `claude-code-balancer refresh <email>`: refresh an account's token now. */
+export async function refreshCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv, {});
+  const email = positionals[0];
+  if (!email) throw new CliError('Usage: claude-code-balancer refresh <email>');
+  const target = await adminTarget(values, process.env);
+  const { status, body } = await callAdmin<{ expires_at?: string; error?: string; account_status?: string }>(
+    target,
+    'POST',
+    `/oauth/refresh/${encodeURIComponent(email)}`,
+  );
+  if (status !== 200) {
+    const hint = body.account_status === 'reauth_required' ? `\nLog in again: claude-code-balancer login --email ${email}` : '';
+    throw new CliError(`Refresh of ${email} failed: ${body.error ?? status}${hint}`);
+  }
+  process.stdout.write(`Refreshed ${email}; the token now expires ${body.expires_at} (in ${formatDuration(Date.parse(body.expires_at!) - Date.now())}).\n`);
+}

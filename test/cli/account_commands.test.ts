@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, runCli } from '../support/cli.js';
+import { configWith, startService, type RunningService } from '../support/harness.js';
+import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+
+/** Runs `claude-code-balancer login` as a user would: reads the URL it prints, answers its prompts. */
+function interactiveLogin(args: string[], answer: (loginUrl: string, attempt: number) => Promise<string | null>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'login', '--no-browser', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let prompts = 0;
+    let loginUrl = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', async (d) => {
+      stderr += d;
+      const urls = [...stderr.matchAll(/^\s+(http\S+\/oauth\/authorize\S+)$/gm)];
+      if (urls.length) loginUrl = urls.at(-1)![1];
+      const seen = (stderr.match(/Paste the code/g) ?? []).length;
+      while (prompts < seen) {
+        prompts++;
+        const reply = await answer(loginUrl, prompts);
+        if (reply === null) child.stdin.end();
+        else child.stdin.write(`${reply}\n`);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('account commands of the CLI against the running service', () => {
+  let fakes: OAuthFakes;
+  let svc: RunningService;
+
+  beforeAll(async () => {
+    fakes = await startOAuthFakes();
+    svc = await startService({
+      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
+    });
+  });
+  afterAll(async () => {
+    await svc.close();
+    await fakes.close();
+  });
+
+  it('login: prints the URL, takes the pasted CODE#STATE, and reports the account and pool size', async () => {
+    const result = await interactiveLogin(['--url', svc.url], (url) => fakes.oauth.approve(url, 'alice@example.com'));
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(fakes.oauth.authorizeUrl);
+    expect(result.stdout).toMatch(/Logged in alice@example\.com\. Its token expires \S+ \(in 7h 59m|8h 0m\)/);
+    expect(result.stdout).toContain('The pool now holds 1 account.');
+    expect(svc.service.oauth.list().map((a) => a.record.email)).toEqual(['alice@example.com']);
+  });
+
+  it('login: a wrong code prints the reason and asks again; the next good one works', async () => {
+    const result = await interactiveLogin(['--url', svc.url, '--email', 'bob@example.com'], async (url, attempt) => {
+      if (attempt === 1) return `WRONGCODE#${new URL(url).searchParams.get('state')}`;
+      return fakes.oauth.approve(url, 'bob@example.com');
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/That did not work: .*invalid_grant/);
+    expect((result.stderr.match(/Paste the code/g) ?? []).length).toBe(2);
+    expect(result.stdout).toContain('Logged in bob@example.com');
+    expect(result.stdout).toContain('The pool now holds 2 accounts.');
+  });
+
+  it('login: an empty line leaves cleanly and changes nothing', async () => {
+    const result = await interactiveLogin(['--url', svc.url], async () => '');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Login cancelled; nothing changed.');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(svc.service.oauth.list()).toHaveLength(2);
+  });
+
+  it('login: end of input (Ctrl-D) leaves cleanly', async () => {
+    const result = await interactiveLogin(['--url', svc.url], async () => null);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('Login cancelled');
+  });
+
+  it('accounts: a table of email, status, expiry, usage, last use and limits', async () => {
+    const result = await runCli(['accounts', '--url', svc.url]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D$/);
+    expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+active/);
+    expect(result.stdout).toContain('2 of 2 accounts can serve.');
+    expect(result.stdout).not.toContain('sk-ant-');
+  });
+
+  it('refresh: refreshes one account now', async () => {
+    const result = await runCli(['refresh', 'alice@example.com', '--url', svc.url]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Refreshed alice@example\.com; the token now expires/);
+    expect(fakes.oauth.refreshCallsFor('alice@example.com')).toBe(1);
+  });
+
+  it('logout: one account, then --all only after confirming', async () => {
+    const one = await runCli(['logout', 'bob@example.com', '--url', svc.url]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain('Removed bob@example.com. 1 account(s) left.');
+
+    const unknown = await runCli(['logout', 'nobody@example.com', '--url', svc.url]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No account nobody@example.com');
+
+    const declined = await runCli(['logout', '--all', '--url', svc.url], { input: 'n\n' });
+    expect(declined.stdout).toContain('Nothing removed.');
+    expect(svc.service.oauth.list()).toHaveLength(1);
+
+    const confirmed = await runCli(['logout', '--all', '--url', svc.url], { input: 'y\n' });
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.stdout).toContain('Removed 1 account.');
+    expect(svc.service.oauth.list()).toHaveLength(0);
+
+    const empty = await runCli(['accounts', '--url', svc.url]);
+    expect(empty.stdout).toContain('No Claude account is logged in. Add one with: claude-code-balancer login');
+  });
+
+  it('every command says the service is not running, and how to start it, with exit 1', async () => {
+    for (const args of [['login'], ['accounts'], ['logout', '--all', '--yes'], ['refresh', 'a@b.c']]) {
+      const result = await runCli([...args, '--url', 'http://127.0.0.1:9']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('The balancer is not running at http://127.0.0.1:9.');
+      expect(result.stderr).toContain('npm start');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+});
