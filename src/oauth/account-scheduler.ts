@@ -1,4 +1,5 @@
 import type { PoolAccount } from './account.js';
+import { currentUtilization5h } from './rate-limit.js';
 
 export type SchedulingStrategy = 'session' | 'round_robin';
 
@@ -51,7 +52,7 @@ export class AccountScheduler {
     now: number,
   ): PoolAccount | undefined {
     const eligible = (a: PoolAccount) => !exclude.has(a) && isUsable(a, now);
-    if (this.strategy !== 'session' || sessionId === undefined) return this.nextInRotation(accounts, eligible, false);
+    if (this.strategy !== 'session' || sessionId === undefined) return this.nextInRotation(accounts, eligible, false, now);
 
     const pin = this.pins.get(sessionId);
     if (pin && now - pin.lastSeen < PIN_IDLE_MS && accounts.includes(pin.account) && eligible(pin.account)) {
@@ -60,7 +61,7 @@ export class AccountScheduler {
       this.pins.set(sessionId, pin);
       return pin.account;
     }
-    const chosen = this.nextInRotation(accounts, eligible, true);
+    const chosen = this.nextInRotation(accounts, eligible, true, now);
     if (chosen) this.pinSession(sessionId, chosen, now);
     return chosen;
   }
@@ -84,6 +85,7 @@ export class AccountScheduler {
     accounts: readonly PoolAccount[],
     eligible: (a: PoolAccount) => boolean,
     preferLowUsage: boolean,
+    now: number,
   ): PoolAccount | undefined {
     const n = accounts.length;
     let best: PoolAccount | undefined;
@@ -97,7 +99,7 @@ export class AccountScheduler {
         bestIndex = index;
         break;
       }
-      if (!best || (account.limits.utilization5h ?? 0) < (best.limits.utilization5h ?? 0)) {
+      if (!best || currentUtilization5h(account.limits, now) < currentUtilization5h(best.limits, now)) {
         best = account;
         bestIndex = index;
       }

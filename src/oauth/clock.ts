@@ -8,12 +8,22 @@ export interface Clock {
 /** Node's setTimeout overflows past 2^31-1 ms and fires at once; long waits are chained. */
 const MAX_TIMEOUT = 2_147_483_647;
 
+interface ChainedTimeout {
+  current: NodeJS.Timeout;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, Math.min(Math.max(ms, 0), MAX_TIMEOUT));
-    handle.unref();
-    return handle;
+    const due = Date.now() + Math.max(ms, 0);
+    const arm = (): NodeJS.Timeout => {
+      const left = Math.max(due - Date.now(), 0);
+      const handle = left > MAX_TIMEOUT ? setTimeout(() => (chain.current = arm()), MAX_TIMEOUT) : setTimeout(fn, left);
+      handle.unref();
+      return handle;
+    };
+    const chain: ChainedTimeout = { current: arm() };
+    return chain;
   },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  clearTimeout: (handle) => clearTimeout((handle as ChainedTimeout).current),
 };

@@ -33,13 +33,16 @@ function accountCredential(account: PoolAccount, beta: string): AccountCredentia
   };
 }
 
-function errorMessage(body: string | undefined): string {
-  if (!body) return '';
+function upstreamError(body: string | undefined): { type: string; message: string } {
+  if (!body) return { type: '', message: '' };
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } };
-    return typeof parsed.error?.message === 'string' ? parsed.error.message : '';
+    const { error } = JSON.parse(body) as { error?: { type?: unknown; message?: unknown } };
+    return {
+      type: typeof error?.type === 'string' ? error.type : '',
+      message: typeof error?.message === 'string' ? error.message : '',
+    };
   } catch {
-    return '';
+    return { type: '', message: '' };
   }
 }
 
@@ -91,22 +94,31 @@ class OAuthCredentialSession implements CredentialSession {
     const limits = account.limits;
     recordUnifiedHeaders(limits, headers);
 
-    if (status === 401 || (status === 403 && !ORG_NOT_ALLOWED.test(errorMessage(outcome.body)))) {
+    const error = upstreamError(status === 401 || status === 403 ? outcome.body : undefined);
+    const orgRefused = status === 403 && ORG_NOT_ALLOWED.test(error.message);
+    // A revoked token sometimes comes as a 403 authentication_error; other 403s are about the
+    // request or the organization, and a refresh cannot fix them.
+    if (status === 401 || (status === 403 && error.type === 'authentication_error' && !orgRefused)) {
       if (!this.retriedAfter401.has(account)) {
         this.retriedAfter401.add(account);
-        if (await this.manager.refreshAfterRejection(account, token)) {
+        const next = await this.manager.refreshAfterRejection(account, token);
+        if (next === 'retry') {
           this.retrySame = account;
           return 'retry';
         }
+        if (next === 'wait') return 'retry';
       }
       if (account.record.status !== 'reauth_required') {
-        this.manager.markReauthRequired(account, `upstream ${status}: ${errorMessage(outcome.body) || 'authentication failed'}`);
+        this.manager.markReauthRequired(account, `upstream ${status}: ${error.message || 'authentication failed'}`);
       }
       return 'retry';
     }
     if (status === 403) {
-      account.record.status = 'error';
-      account.record.last_error = errorMessage(outcome.body);
+      if (orgRefused) {
+        account.record.status = 'error';
+        account.record.last_error = error.message;
+      }
+      // Another account may have the access this one lacks; the client gets the 403 if none has.
       return 'retry';
     }
     if (status === 429) {

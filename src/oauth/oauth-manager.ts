@@ -256,17 +256,25 @@ export class OAuthManager {
 
   /**
    * After an upstream 401: refresh unless someone already replaced the token that was refused.
-   * Resolves true when a new token is ready to retry with.
+   * 'retry': a new token is ready. 'reauth': only a new login helps. 'wait': the token endpoint
+   * failed transiently; the credentials stay, and the refused token counts as expired, so the
+   * account is skipped until a refresh (on demand or on the retry timer) succeeds.
    */
-  async refreshAfterRejection(account: PoolAccount, refusedToken: string): Promise<boolean> {
+  async refreshAfterRejection(account: PoolAccount, refusedToken: string): Promise<'retry' | 'reauth' | 'wait'> {
     if (account.refreshing) await account.refreshing.catch(() => {});
-    if (account.record.access_token !== refusedToken) return account.record.status === 'active';
-    if (account.record.status === 'reauth_required' || !account.record.refresh_token) return false;
+    const { record } = account;
+    if (record.access_token !== refusedToken) {
+      if (record.status === 'active' || record.status === 'refreshing') return 'retry';
+      return record.status === 'reauth_required' ? 'reauth' : 'wait';
+    }
+    if (record.status === 'reauth_required' || !record.refresh_token) return 'reauth';
     try {
       await this.refresh(account);
-      return true;
+      return 'retry';
     } catch {
-      return false;
+      if (account.record.status === 'reauth_required') return 'reauth';
+      account.record.expires_at = Math.min(account.record.expires_at, this.clock.now());
+      return 'wait';
     }
   }
 

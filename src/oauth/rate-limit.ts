@@ -5,6 +5,9 @@ export interface RateLimitState {
   status: string | null;
   utilization5h: number | null;
   utilization7d: number | null;
+  /** Epoch ms when the 5-hour and 7-day windows reset. */
+  reset5h: number | null;
+  reset7d: number | null;
   /** Epoch ms when the binding window resets. */
   resetsAt: number | null;
   claim: string | null;
@@ -21,6 +24,8 @@ export function emptyRateLimitState(): RateLimitState {
     status: null,
     utilization5h: null,
     utilization7d: null,
+    reset5h: null,
+    reset7d: null,
     resetsAt: null,
     claim: null,
     limitedUntil: 0,
@@ -61,7 +66,21 @@ export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHtt
   if (u5 !== null) state.utilization5h = u5;
   const u7 = number(header(headers, '7d-utilization'));
   if (u7 !== null) state.utilization7d = u7;
+  const r5 = epochSecondsToMs(header(headers, '5h-reset'));
+  if (r5 !== null) state.reset5h = r5;
+  const r7 = epochSecondsToMs(header(headers, '7d-reset'));
+  if (r7 !== null) state.reset7d = r7;
   return true;
+}
+
+/**
+ * The 5-hour utilization that still holds now: once that window has reset, what was recorded
+ * before no longer says anything, and counting it would keep a recovered account from new sessions.
+ */
+export function currentUtilization5h(state: RateLimitState, now: number): number {
+  const reset = state.reset5h ?? (state.claim === 'five_hour' ? state.resetsAt : null);
+  if (state.utilization5h === null || (reset !== null && reset <= now)) return 0;
+  return state.utilization5h;
 }
 
 /**

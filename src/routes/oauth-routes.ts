@@ -49,6 +49,8 @@ export function accountStatus(service: Service, account: PoolAccount, now: numbe
       utilization_7d: limits.utilization7d,
       claim: limits.claim,
       resets_at: iso(limits.resetsAt),
+      resets_5h_at: iso(limits.reset5h),
+      resets_7d_at: iso(limits.reset7d),
       limited_until: limited ? iso(limits.limitedUntil) : null,
       cooldown_until: limits.cooldownUntil > now ? iso(limits.cooldownUntil) : null,
     },

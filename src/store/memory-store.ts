@@ -1,21 +1,26 @@
 import { accountKey, type AccountRecord } from '../oauth/account.js';
 import type { TokenStore } from './token-store.js';
 
-/** Accounts kept in memory only: for enable_persistence: false, and for tests. */
+/** Keeps accounts for the life of the process only (enable_persistence: false, tests). */
 export class MemoryTokenStore implements TokenStore {
   readonly kind = 'memory' as const;
   readonly location = 'memory (not persisted)';
-  private readonly records = new Map<string, AccountRecord>();
+  private readonly accounts = new Map<string, AccountRecord>();
+
+  constructor(initial: readonly AccountRecord[] = []) {
+    for (const account of initial) this.accounts.set(accountKey(account.email), structuredClone(account));
+  }
 
   async load(): Promise<AccountRecord[]> {
-    return [...this.records.values()].map((r) => structuredClone(r));
+    return [...this.accounts.values()].map((a) => structuredClone(a));
   }
 
   async save(account: AccountRecord): Promise<void> {
-    this.records.set(accountKey(account.email), structuredClone(account));
+    // A copy, so that later mutations by the caller are not "persisted" without a save().
+    this.accounts.set(accountKey(account.email), structuredClone(account));
   }
 
   async remove(email: string): Promise<void> {
-    this.records.delete(accountKey(email));
+    this.accounts.delete(accountKey(email));
   }
 }

@@ -1,0 +1,123 @@
+import { accountKey, type AccountRecord } from '../oauth/account.js';
+import { accountRecordSchema, describeIssues } from './account-schema.js';
+import { errorMessage, keyringError, loadKeytar, withTimeout, type Keytar } from './keytar.js';
+import { StoreError, type StoreErrorCode, type TokenStore } from './token-store.js';
+
+export const DEFAULT_SERVICE_NAME = 'claude-code-balancer';
+export const DEFAULT_KEYRING_TIMEOUT_MS = 30_000;
+/** Account name of the lock probe item; it has no "@", so no account key can collide with it. */
+const PROBE_ACCOUNT = 'lock-probe';
+
+export type SecretServiceProbe = { ok: true } | { ok: false; reason: string; error: StoreError };
+
+/**
+ * Whether a Secret Service is reachable and its default collection unlocked within `timeoutMs`.
+ * Never throws.
+ */
+export async function probeSecretService(
+  timeoutMs = 2000,
+  service = DEFAULT_SERVICE_NAME,
+): Promise<SecretServiceProbe> {
+  const doing = 'checking the system keyring';
+  try {
+    await withTimeout(
+      loadKeytar().then((keytar) => assertUnlocked(keytar, service)),
+      timeoutMs,
+      doing,
+    );
+    return { ok: true };
+  } catch (err) {
+    const error = keyringError(err, service, doing);
+    return { ok: false, reason: error.message, error };
+  }
+}
+
+/**
+ * keytar cannot ask whether a collection is locked, and its reads of a locked collection return
+ * nothing (findCredentials() even crashes the process on locked items). Creating an item there is
+ * refused ("Cannot create an item in a locked collection") without prompting, so a probe item is
+ * written to the default collection, where keytar stores, and deleted again.
+ */
+async function assertUnlocked(keytar: Keytar, service: string): Promise<void> {
+  await keytar.setPassword(service, PROBE_ACCOUNT, 'unlocked');
+  await keytar.deletePassword(service, PROBE_ACCOUNT);
+}
+
+/**
+ * One Secret Service item per account (via keytar/libsecret): attributes service = service name,
+ * account = lowercased email; the secret is the AccountRecord as JSON.
+ */
+export class KeyringTokenStore implements TokenStore {
+  readonly kind = 'keyring' as const;
+  readonly location: string;
+
+  constructor(
+    readonly service: string = DEFAULT_SERVICE_NAME,
+    private readonly timeoutMs: number = DEFAULT_KEYRING_TIMEOUT_MS,
+  ) {
+    this.location = `keyring service "${service}"`;
+  }
+
+  async load(): Promise<AccountRecord[]> {
+    const credentials = await this.call(`reading ${this.location}`, async (keytar) => {
+      // Must come first: a locked keyring would read as empty, or crash findCredentials().
+      await assertUnlocked(keytar, this.service);
+      return keytar.findCredentials(this.service);
+    });
+    return credentials
+      .filter((c) => c.account !== PROBE_ACCOUNT)
+      .map((c) => this.parse(c.account, c.password));
+  }
+
+  async save(account: AccountRecord): Promise<void> {
+    const key = accountKey(account.email);
+    await this.call(
+      `saving account ${key} to ${this.location}`,
+      (keytar) => keytar.setPassword(this.service, key, JSON.stringify(account)),
+      'write_failed',
+    );
+  }
+
+  async remove(email: string): Promise<void> {
+    const key = accountKey(email);
+    await this.call(
+      `removing account ${key} from ${this.location}`,
+      async (keytar) => {
+        // Deleting from a locked collection silently deletes nothing (keytar answers "not found").
+        await assertUnlocked(keytar, this.service);
+        await keytar.deletePassword(this.service, key);
+      },
+      'write_failed',
+    );
+  }
+
+  private async call<T>(
+    doing: string,
+    fn: (keytar: Keytar) => Promise<T>,
+    otherwise: StoreErrorCode = 'unavailable',
+  ): Promise<T> {
+    const keytar = await loadKeytar();
+    try {
+      return await withTimeout(fn(keytar), this.timeoutMs, doing);
+    } catch (err) {
+      throw keyringError(err, this.service, doing, otherwise);
+    }
+  }
+
+  private parse(account: string, secret: string): AccountRecord {
+    let problem: string;
+    try {
+      const result = accountRecordSchema.safeParse(JSON.parse(secret));
+      if (result.success) return result.data;
+      problem = describeIssues(result.error);
+    } catch (err) {
+      problem = `not valid JSON (${errorMessage(err)})`;
+    }
+    throw new StoreError(
+      'corrupt',
+      `keyring item service="${this.service}" account="${account}" is corrupt: ${problem}. It was left as it is; ` +
+        `remove it (secret-tool clear service '${this.service}' account '${account}'; that account then needs a ` +
+        'new login) and restart.',
+    );
+  }
+}

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { OAuthSettings } from '../config/schema.js';
+import { FileTokenStore, resolveAccountsFilePath } from './file-store.js';
+import { KeyringTokenStore, probeSecretService } from './keyring-store.js';
+import { MemoryTokenStore } from './memory-store.js';
+import type { TokenStore } from './token-store.js';
+
+export type StoreSettings = Pick<OAuthSettings, 'enable_persistence' | 'service_name' | 'store' | 'file_path'>;
+
+export interface CreateTokenStoreOptions {
+  /** For the file path (XDG_DATA_HOME, HOME). keytar always uses process.env to find the D-Bus. */
+  env?: NodeJS.ProcessEnv;
+  log?: Pick<Logger, 'info' | 'warn'>;
+  /** How long `store: auto` waits for the Secret Service before using the file. */
+  probeTimeoutMs?: number;
+  /** How long `store: keyring` waits for the Secret Service before giving up. */
+  keyringTimeoutMs?: number;
+}
+
+/**
+ * The store settings.oauth asks for. `auto` uses the keyring when a Secret Service answers, else
+ * the file; but a reachable, locked keyring is an error, not a reason to fall back: the accounts
+ * in it would silently vanish from the pool. Throws StoreError when the chosen store cannot work.
+ */
+export async function createTokenStore(
+  settings: StoreSettings,
+  opts: CreateTokenStoreOptions = {},
+): Promise<{ store: TokenStore; reason: string }> {
+  const { env = process.env, log, probeTimeoutMs = 2000, keyringTimeoutMs = 10_000 } = opts;
+  const chosen = await choose(settings, env, probeTimeoutMs, keyringTimeoutMs);
+  const fellBack = settings.enable_persistence && settings.store === 'auto' && chosen.store.kind === 'file';
+  log?.[fellBack ? 'warn' : 'info']({ store: chosen.store.kind, location: chosen.store.location }, chosen.reason);
+  return chosen;
+}
+
+async function choose(
+  settings: StoreSettings,
+  env: NodeJS.ProcessEnv,
+  probeTimeoutMs: number,
+  keyringTimeoutMs: number,
+): Promise<{ store: TokenStore; reason: string }> {
+  if (!settings.enable_persistence) {
+    return { store: new MemoryTokenStore(), reason: 'persistence disabled: accounts are kept in memory only' };
+  }
+  const fileStore = () => new FileTokenStore(resolveAccountsFilePath(settings.file_path, env));
+  switch (settings.store) {
+    case 'file': {
+      const store = fileStore();
+      return { store, reason: `store: file; using file ${store.location}` };
+    }
+    case 'keyring': {
+      const probe = await probeSecretService(keyringTimeoutMs, settings.service_name);
+      if (!probe.ok) throw probe.error;
+      const store = new KeyringTokenStore(settings.service_name);
+      return { store, reason: `store: keyring; using ${store.location}` };
+    }
+    case 'auto': {
+      const probe = await probeSecretService(probeTimeoutMs, settings.service_name);
+      if (probe.ok) {
+        const store = new KeyringTokenStore(settings.service_name);
+        return { store, reason: `keyring available; using ${store.location}` };
+      }
+      if (probe.error.code === 'locked') throw probe.error;
+      const store = fileStore();
+      return { store, reason: `keyring unavailable: ${probe.reason}; using file ${store.location}` };
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// Issue 3, 401 handling: one forced refresh and one retry on the same account, then reauth_required
+// and failover; and the 401 + banner when no account can serve.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
+import { apiKeyProvider } from '../support/harness.js';
+import { fakeClock, MINUTE, postMessage, startPool, type Pool } from './support.js';
+
+let pool: Pool | undefined;
+let other: FakeAnthropic | undefined;
+afterEach(async () => {
+  await pool?.close();
+  await other?.close();
+  pool = undefined;
+  other = undefined;
+});
+
+const LOGIN_URL = /(https?:\/\/\S+\/oauth\/authorize\?\S+)/;
+
+describe('an upstream 401 on an oauth account', () => {
+  it('refreshes once and retries the same request on the same account: the client sees 200', async () => {
+    pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+    const { oauth, upstream } = pool;
+    const alice = pool.account('alice@example.com');
+    const revoked = alice.record.access_token;
+    oauth.revokeAccessTokens('alice@example.com');
+
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('alice@example.com');
+    expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
+    expect(upstream.requests.map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${revoked}`,
+      `Bearer ${alice.record.access_token}`,
+    ]);
+    expect(upstream.requests[1].body.equals(upstream.requests[0].body)).toBe(true);
+    expect(alice.record.status).toBe('active');
+    expect(oauth.refreshCallsFor('bob@example.com')).toBe(0);
+  });
+
+  it('when the retry is refused too: marks the account reauth_required and fails over to the next account', async () => {
+    pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+    const { oauth, upstream } = pool;
+    upstream.script({ kind: 'json', status: 401 }, { kind: 'json', status: 401 });
+
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('bob@example.com');
+    expect(upstream.requests).toHaveLength(3);
+    expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
+    expect(pool.account('alice@example.com').record.status).toBe('reauth_required');
+
+    // Out of rotation from now on.
+    for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
+  });
+
+  it('with a dead refresh token: reauth_required and failover, the client sees 200', async () => {
+    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+    const { oauth } = pool;
+    oauth.revokeAccessTokens('alice@example.com');
+    oauth.revokeRefreshToken('alice@example.com');
+
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('bob@example.com');
+    const alice = pool.account('alice@example.com').record;
+    expect(alice.status).toBe('reauth_required');
+    expect(alice.last_error).toMatch(/invalid_grant/);
+  });
+
+  it('keeps the account when the refresh after the 401 fails only transiently', async () => {
+    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+    const { oauth } = pool;
+    oauth.revokeAccessTokens('alice@example.com');
+    oauth.failNext(1, 503, { grant: 'refresh_token' });
+
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('bob@example.com');
+    // A blip at the token endpoint is no reason to ask the user for a new login.
+    const alice = pool.account('alice@example.com');
+    expect(alice.record.status).toBe('active');
+    expect(alice.record.last_error).toMatch(/refresh/i);
+    const dead = `Bearer ${alice.record.access_token}`;
+    expect(pool.upstream.requests.filter((r) => r.headers.authorization === dead)).toHaveLength(1);
+
+    // The refused token is not tried again: alice comes back once a refresh succeeds.
+    const served = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const again = await postMessage(pool.svc.url);
+      expect(again.status).toBe(200);
+      served.add(String(again.headers['x-balancer-account']));
+    }
+    expect(served).toEqual(new Set(['alice@example.com', 'bob@example.com']));
+    expect(pool.upstream.requests.filter((r) => r.headers.authorization === dead)).toHaveLength(1);
+    expect(oauth.refreshCallsFor('alice@example.com')).toBe(2);
+    expect(alice.record.last_error).toBeNull();
+  });
+
+  it('a 403 authentication_error is handled like a 401: refresh and retry on the same account', async () => {
+    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+    pool.upstream.script({
+      kind: 'json',
+      status: 403,
+      body: { type: 'error', error: { type: 'authentication_error', message: 'OAuth token has been revoked.' } },
+    });
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('alice@example.com');
+    expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(1);
+  });
+
+  it('a 403 permission_error about the request costs no account its login', async () => {
+    pool = await startPool({ accounts: ['alice@example.com'] });
+    const forbidden = { kind: 'json', status: 403 } as const; // the fake's permission_error body
+    pool.upstream.script(forbidden, forbidden, forbidden);
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(403);
+    expect(res.json.error.type).toBe('permission_error');
+    expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
+    expect(pool.account('alice@example.com').record.status).toBe('active');
+    // The account goes on serving other requests.
+    pool.upstream.reset();
+    const next = await postMessage(pool.svc.url);
+    expect(next.status).toBe(200);
+    expect(next.headers['x-balancer-account']).toBe('alice@example.com');
+  });
+
+  it('a 403 "not allowed for this organization" takes the account out without a refresh', async () => {
+    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+    pool.upstream.script({
+      kind: 'json',
+      status: 403,
+      body: { type: 'error', error: { type: 'permission_error', message: 'OAuth authentication is currently not allowed for this organization.' } },
+    });
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-account']).toBe('bob@example.com');
+    expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
+    expect(pool.account('alice@example.com').record.status).toBe('error');
+    for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
+  });
+
+  it('20 concurrent requests refused with the same revoked token cause one refresh, and all succeed on that account', async () => {
+    pool = await startPool({ accounts: ['alice@example.com'] });
+    pool.oauth.revokeAccessTokens('alice@example.com');
+    pool.oauth.delayTokenMs = 200;
+    const results = await Promise.all(Array.from({ length: 20 }, () => postMessage(pool!.svc.url)));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(1);
+    expect(pool.account('alice@example.com').record.status).toBe('active');
+  });
+});
+
+describe('when no oauth account can serve', () => {
+  it('answers 401 with a fresh login URL and prints the banner once a minute, not once per request', async () => {
+    const clock = fakeClock();
+    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const { oauth, svc } = pool;
+    oauth.revokeAccessTokens('alice@example.com');
+    oauth.revokeRefreshToken('alice@example.com');
+
+    const urls = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await postMessage(svc.url);
+      expect(res.status).toBe(401);
+      expect(res.json.type).toBe('error');
+      expect(res.json.error.type).toBe('authentication_error');
+      expect(res.json.error.message).toContain(`curl -X POST ${svc.url}/oauth/exchange-code`);
+      const url = LOGIN_URL.exec(res.json.error.message)?.[1];
+      expect(url).toBeDefined();
+      urls.add(url!);
+    }
+    expect(urls.size).toBe(10);
+    expect(pool.account('alice@example.com').record.status).toBe('reauth_required');
+    // The upstream heard from alice once (the 401) and from nobody after that.
+    expect(pool.upstream.requests).toHaveLength(1);
+
+    expect(svc.banners).toHaveLength(1);
+    const banner = svc.banners[0];
+    expect(banner).toContain('CLAUDE CODE OFFICIAL AUTHORIZATION REQUIRED');
+    expect(banner).toMatch(LOGIN_URL);
+    expect(banner).toContain(`curl -X POST ${svc.url}/oauth/exchange-code`);
+
+    await clock.advance(30_000);
+    expect((await postMessage(svc.url)).status).toBe(401);
+    expect(svc.banners).toHaveLength(1);
+    await clock.advance(30_000);
+    expect((await postMessage(svc.url)).status).toBe(401);
+    expect(svc.banners).toHaveLength(2);
+
+    // Any of those URLs completes a login that brings the service back.
+    const shown = await oauth.approve([...urls][3], 'alice@example.com');
+    const exchanged = await fetch(`${svc.url}/oauth/exchange-code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: shown }),
+    });
+    expect(exchanged.status).toBe(200);
+    expect((await postMessage(svc.url)).status).toBe(200);
+  });
+
+  it('says no account is logged in when the pool is empty', async () => {
+    pool = await startPool();
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(401);
+    expect(res.json.error.message).toMatch(/no Claude account is logged in/i);
+  });
+
+  it('fails over to the next provider', async () => {
+    other = await startFakeAnthropic();
+    pool = await startPool({ moreProviders: [apiKeyProvider('backup', other.url)], accounts: ['alice@example.com'] });
+    pool.oauth.revokeAccessTokens('alice@example.com');
+    pool.oauth.revokeRefreshToken('alice@example.com');
+
+    const res = await postMessage(pool.svc.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-balancer-provider']).toBe('backup');
+    expect(other.requests).toHaveLength(1);
+    expect(other.requests[0].headers['x-api-key']).toMatch(/^sk-ant-api03-/);
+    expect(other.requests[0].headers.authorization).toBeUndefined();
+  });
+});
