@@ -348,6 +348,7 @@ export class OAuthManager {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const account of this.ordered) this.clearTimer(account);
     await this.persistence.flush(this.ordered);

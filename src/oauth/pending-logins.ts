@@ -3,6 +3,8 @@ import type { Clock } from './clock.js';
 import { authorizeUrl, codeChallenge, randomToken } from './pkce.js';
 
 export const LOGIN_TTL_MS = 10 * 60 * 1000;
+/** Every 401 without a usable account hands out a login URL; a retry storm must not grow this without bound. */
+export const MAX_PENDING_LOGINS = 100;
 
 export interface PendingLogin {
   state: string;
@@ -31,6 +33,11 @@ export class PendingLogins {
       expiresAt: now + LOGIN_TTL_MS,
     };
     this.byState.set(state, login);
+    // Map order is creation order: drop the oldest beyond the cap.
+    for (const oldest of this.byState.keys()) {
+      if (this.byState.size <= MAX_PENDING_LOGINS) break;
+      this.byState.delete(oldest);
+    }
     return login;
   }
 
