@@ -14,7 +14,8 @@ const FAILED_WRITE_RETRY_MS = 30_000;
  */
 export class AccountPersistence {
   private readonly tails = new Map<string, Promise<boolean>>();
-  private readonly notStarted = new Map<string, Promise<boolean>>();
+  /** A queued write not yet started, which a later save of the same account can share. */
+  private readonly notStarted = new Map<string, { account: PoolAccount; write: Promise<boolean> }>();
   private readonly usageTimers = new Map<string, unknown>();
   private readonly lastWrite = new Map<string, number>();
   private readonly failed = new Map<string, PoolAccount>();
@@ -30,13 +31,14 @@ export class AccountPersistence {
   save(account: PoolAccount): Promise<boolean> {
     const key = accountKey(account.record.email);
     const queued = this.notStarted.get(key);
-    if (queued) return queued;
+    // Only the same account object: after a delete and a new login of the email, it is a new one.
+    if (queued?.account === account) return queued.write;
     const previous = this.tails.get(key) ?? Promise.resolve(true);
     const write = previous.then(() => {
-      this.notStarted.delete(key);
+      if (this.notStarted.get(key)?.write === write) this.notStarted.delete(key);
       return this.write(key, account);
     });
-    this.notStarted.set(key, write);
+    this.notStarted.set(key, { account, write });
     this.tails.set(key, write);
     void write.finally(() => {
       if (this.tails.get(key) === write) this.tails.delete(key);
@@ -49,6 +51,7 @@ export class AccountPersistence {
     const key = accountKey(email);
     this.cancelUsageWrite(key);
     this.failed.delete(key);
+    this.notStarted.delete(key);
     const previous = this.tails.get(key) ?? Promise.resolve(true);
     const removal = previous.then(async () => {
       await this.store.remove(email);

@@ -40,6 +40,8 @@ export interface PoolAccount {
   limits: RateLimitState;
   /** After a transient refresh failure: no on-demand refresh before this (epoch ms) while the token still works. */
   refreshBackoffUntil: number;
+  /** Epoch ms of the last transient refresh failure (0: none since the last success). */
+  lastRefreshFailureAt: number;
   /** Set once the account is deleted, so in-flight work does not bring it back. */
   removed: boolean;
 }

@@ -114,10 +114,7 @@ class OAuthCredentialSession implements CredentialSession {
       return 'retry';
     }
     if (status === 403) {
-      if (orgRefused) {
-        account.record.status = 'error';
-        account.record.last_error = error.message;
-      }
+      if (orgRefused) this.manager.markError(account, error.message);
       // Another account may have the access this one lacks; the client gets the 403 if none has.
       return 'retry';
     }
@@ -154,10 +151,10 @@ class OAuthCredentialSession implements CredentialSession {
     if (limited.length > 0) {
       const freeAt = Math.min(...limited.map((a) => Math.max(a.limits.limitedUntil, a.limits.cooldownUntil)));
       const seconds = Math.max(1, Math.ceil((freeAt - now) / 1000));
-      const first = limited.find((a) => Math.max(a.limits.limitedUntil, a.limits.cooldownUntil) === freeAt)!;
+      // Account emails stay out of client-facing messages: /v1 may be open to more people than the admin API.
       return errorResponse(
         'rate_limit_error',
-        `Every Claude account is rate limited. The first to free up is ${first.record.email}, at ${new Date(freeAt).toISOString()} (in ${formatDuration(seconds)}).`,
+        `Every Claude account is rate limited. The first one frees up at ${new Date(freeAt).toISOString()} (in ${formatDuration(seconds)}).`,
         429,
         { 'retry-after': String(seconds) },
       );
@@ -165,7 +162,7 @@ class OAuthCredentialSession implements CredentialSession {
     const reason =
       accounts.length === 0
         ? 'no Claude account is logged in'
-        : `every account needs a new login (${accounts.map((a) => `${a.record.email}: ${a.record.last_error ?? a.record.status}`).join('; ')})`;
+        : `every account (${accounts.length}) needs a new login; \`claude-code-balancer accounts\` shows why`;
     return this.manager.authRequired(reason);
   }
 }

@@ -20,10 +20,38 @@ export interface OAuthManagerDeps {
   printBanner?: (text: string) => void;
 }
 
+/** After a failed refresh, an expired token is not refreshed again on demand before this. */
+const ON_DEMAND_RETRY_MS = 30_000;
+/** The login in auth-required 401s is replaced when it has less time left than this. */
+const AUTH_LOGIN_MIN_REMAINING_MS = 3 * 60_000;
+
+type TokenFields = Pick<
+  AccountRecord,
+  'access_token' | 'expires_at' | 'scopes' | 'account_uuid' | 'organization_uuid' | 'organization_name' | 'status' | 'last_error'
+>;
+
+/** The fields a token response sets; what it leaves out is kept from `base`. */
+function recordFromTokens(
+  response: TokenResponse,
+  now: number,
+  base: Pick<AccountRecord, 'scopes' | 'account_uuid' | 'organization_uuid' | 'organization_name'>,
+): TokenFields {
+  return {
+    access_token: response.access_token,
+    expires_at: now + response.expires_in * 1000,
+    scopes: response.scope ? response.scope.split(/\s+/).filter(Boolean) : base.scopes,
+    account_uuid: response.account?.uuid ?? base.account_uuid,
+    organization_uuid: response.organization?.uuid ?? base.organization_uuid,
+    organization_name: response.organization?.name ?? base.organization_name,
+    status: 'active',
+    last_error: null,
+  };
+}
+
 /** A login or exchange failure with the HTTP status the admin API answers with. */
 export class LoginError extends Error {
   constructor(
-    readonly status: 400 | 404 | 502,
+    readonly status: 400 | 502,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -47,6 +75,8 @@ export class OAuthManager {
   private readonly notice: AuthRequiredNotice;
   readonly clock: Clock;
   private closed = false;
+  /** The pending login handed out in auth-required 401s. */
+  private authLogin: PendingLogin | null = null;
 
   constructor(
     private settings: OAuthSettings,
@@ -131,33 +161,34 @@ export class OAuthManager {
     }
     this.pending.complete(login.state);
 
-    const key = email?.trim() || response.account?.email_address;
+    const key = email?.trim() || response.account?.email_address || (await this.tokens.profileEmail(response.access_token));
     if (!key) {
-      throw new LoginError(400, 'No account email: the token response has none, so pass account_email with the code.');
+      throw new LoginError(400, 'No account email: neither the token response nor the profile has one, so pass account_email with the code.');
     }
-    const now = this.clock.now();
     const existing = this.accounts.get(accountKey(key));
+    // A refresh still running with the old login's tokens must not land on top of the new login.
+    if (existing?.refreshing) await existing.refreshing.catch(() => {});
+    const now = this.clock.now();
     const record: AccountRecord = {
+      ...recordFromTokens(response, now, {
+        scopes: [...this.settings.scopes],
+        account_uuid: null,
+        organization_uuid: null,
+        organization_name: null,
+      }),
       email: existing?.record.email ?? key,
-      access_token: response.access_token,
       refresh_token: response.refresh_token ?? null,
-      expires_at: now + response.expires_in * 1000,
-      scopes: response.scope ? response.scope.split(/\s+/).filter(Boolean) : [...this.settings.scopes],
-      account_uuid: response.account?.uuid ?? null,
-      organization_uuid: response.organization?.uuid ?? null,
-      organization_name: response.organization?.name ?? null,
       created_at: existing?.record.created_at ?? now,
       usage_count: existing?.record.usage_count ?? 0,
       last_used: existing?.record.last_used ?? null,
       last_refresh_at: null,
-      status: 'active',
-      last_error: null,
     };
     const account = existing ?? this.insert(record);
     if (existing) {
       existing.record = record;
       existing.limits = emptyRateLimitState();
       existing.refreshBackoffUntil = 0;
+      existing.lastRefreshFailureAt = 0;
     }
     await this.persistence.save(account);
     this.scheduleRefresh(account);
@@ -190,45 +221,44 @@ export class OAuthManager {
     if (!before.refresh_token) {
       throw new TokenEndpointError('rejected', undefined, 'no_refresh_token', 'this account has no refresh token');
     }
+    const statusBefore = before.status === 'refreshing' ? 'active' : before.status;
     this.clearTimer(account);
     before.status = 'refreshing';
     let response: TokenResponse;
     try {
       response = await this.tokens.refresh(before.refresh_token, before.scopes);
     } catch (err) {
-      if (account.removed) throw err;
+      // Deleted, or replaced by a new login meanwhile: this outcome is about tokens nobody holds any more.
+      if (account.removed || account.record !== before) throw err;
       const e = err as TokenEndpointError;
       if (e instanceof TokenEndpointError && e.isInvalidGrant) {
         this.markReauthRequired(account, `refresh refused: ${e.message}`);
       } else {
         const now = this.clock.now();
-        account.record.status = 'active';
-        account.record.last_error = `refresh failed (will retry): ${e.message}`;
+        before.status = statusBefore;
+        before.last_error = `refresh failed (will retry): ${e.message}`;
+        account.lastRefreshFailureAt = now;
         account.refreshBackoffUntil = now + this.settings.refresh_retry_seconds * 1000;
         this.deps.log.warn({ account: before.email, err: e.message }, 'token refresh failed; keeping the current token');
-        this.scheduleAt(account, account.refreshBackoffUntil);
+        if (statusBefore === 'active') this.scheduleAt(account, account.refreshBackoffUntil);
       }
       throw err;
     }
-    if (account.removed) return;
+    if (account.removed || account.record !== before) return;
     const now = this.clock.now();
     account.record = {
       ...before,
-      access_token: response.access_token,
+      ...recordFromTokens(response, now, before),
       refresh_token: response.refresh_token ?? before.refresh_token,
-      expires_at: now + response.expires_in * 1000,
-      scopes: response.scope ? response.scope.split(/\s+/).filter(Boolean) : before.scopes,
-      account_uuid: response.account?.uuid ?? before.account_uuid,
-      organization_uuid: response.organization?.uuid ?? before.organization_uuid,
-      organization_name: response.organization?.name ?? before.organization_name,
       last_refresh_at: now,
       status: 'refreshing',
-      last_error: null,
     };
     account.refreshBackoffUntil = 0;
+    account.lastRefreshFailureAt = 0;
     // The old refresh token is dead now: the new one must be in the store before anyone relies on it.
     await this.persistence.save(account);
-    account.record.status = 'active';
+    // A banned organization stays out of rotation: new tokens do not lift the ban.
+    account.record.status = statusBefore === 'error' ? 'error' : 'active';
     this.scheduleRefresh(account);
     this.deps.log.info(
       { account: account.record.email, expires_at: new Date(account.record.expires_at).toISOString() },
@@ -246,6 +276,8 @@ export class OAuthManager {
     const expired = record.expires_at <= now;
     if (!record.refresh_token) return !expired;
     if (!expired && account.refreshBackoffUntil > now) return true;
+    // An expired token is refreshed on demand, but not by every request while the endpoint is failing.
+    if (expired && now - account.lastRefreshFailureAt < ON_DEMAND_RETRY_MS) return false;
     try {
       await this.refresh(account);
       return true;
@@ -286,6 +318,15 @@ export class OAuthManager {
     void this.persistence.save(account);
   }
 
+  /** Out of rotation until a new login, for reasons a refresh cannot fix (a banned organization). */
+  markError(account: PoolAccount, reason: string): void {
+    this.clearTimer(account);
+    account.record.status = 'error';
+    account.record.last_error = reason;
+    this.deps.log.warn({ account: account.record.email, reason }, 'account taken out of rotation');
+    void this.persistence.save(account);
+  }
+
   markUsed(account: PoolAccount): void {
     account.record.usage_count++;
     account.record.last_used = this.clock.now();
@@ -294,7 +335,7 @@ export class OAuthManager {
 
   private scheduleRefresh(account: PoolAccount): void {
     const { record } = account;
-    if (!this.settings.enable_auto_refresh || !record.refresh_token || record.status === 'reauth_required') {
+    if (!this.settings.enable_auto_refresh || !record.refresh_token || record.status === 'reauth_required' || record.status === 'error') {
       this.clearTimer(account);
       return;
     }
@@ -344,13 +385,21 @@ export class OAuthManager {
 
   /** The 401 a client gets when no account can serve, with a login URL and the command to finish it. */
   authRequired(reason: string) {
-    return this.notice.respond(reason, this.startLogin().loginUrl, this.deps.serviceUrl());
+    const now = this.clock.now();
+    // One login serves every 401 while it has time left, so failing requests cannot crowd out
+    // the login the user is completing.
+    if (!this.authLogin || this.authLogin.expiresAt - now < AUTH_LOGIN_MIN_REMAINING_MS || !this.pending.has(this.authLogin.state)) {
+      this.authLogin = this.startLogin();
+    }
+    return this.notice.respond(reason, this.authLogin.loginUrl, this.deps.serviceUrl());
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const account of this.ordered) this.clearTimer(account);
+    // A refresh under way has already killed the old refresh token: let it store the new one.
+    await Promise.allSettled(this.ordered.map((a) => a.refreshing).filter(Boolean));
     await this.persistence.flush(this.ordered);
     await this.tokens.close();
     await this.deps.store.close?.();
@@ -363,6 +412,7 @@ export class OAuthManager {
       timer: null,
       limits: emptyRateLimitState(),
       refreshBackoffUntil: 0,
+      lastRefreshFailureAt: 0,
       removed: false,
     };
     if (record.status === 'refreshing') record.status = 'active';

@@ -59,6 +59,11 @@ export class PendingLogins {
     return login;
   }
 
+  has(state: string): boolean {
+    const login = this.byState.get(state);
+    return login !== undefined && login.expiresAt > this.clock.now();
+  }
+
   complete(state: string): void {
     this.byState.delete(state);
   }
@@ -76,7 +81,12 @@ export class PendingLogins {
 export function parsePastedCode(input: string): { code: string; state?: string } {
   const text = input.trim();
   if (/^https?:\/\//i.test(text)) {
-    const url = new URL(text);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { code: '' };
+    }
     const code = url.searchParams.get('code') ?? '';
     const state = url.searchParams.get('state') ?? (url.hash ? url.hash.slice(1) : undefined);
     return { code, state: state || undefined };

@@ -92,6 +92,8 @@ export function subscriptionLimitUntil(headers: IncomingHttpHeaders, now: number
   const reset = epochSecondsToMs(header(headers, 'reset'));
   if (status !== 'rejected' && reset === null) return null;
   if (reset !== null && reset > now) return reset;
+  // A reset already past (clock skew) without a rejection is no evidence of a subscription limit.
+  if (status !== 'rejected') return null;
   // Rejected without a usable reset: fall back to retry-after, else the five-hour window.
   const retryAfter = number(typeof headers['retry-after'] === 'string' ? headers['retry-after'] : undefined);
   if (retryAfter !== null && retryAfter > 0) return now + retryAfter * 1000;

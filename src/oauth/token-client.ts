@@ -69,6 +69,34 @@ export class TokenClient {
     });
   }
 
+  /** The account email from the profile endpoint, for token responses that carry none; undefined when unavailable. */
+  async profileEmail(accessToken: string): Promise<string | undefined> {
+    const timeout = this.settings.token_timeout_ms;
+    try {
+      const res = await request(this.settings.profile_url, {
+        method: 'GET',
+        dispatcher: this.agent,
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          'anthropic-beta': this.settings.oauth_beta,
+          accept: 'application/json',
+          'user-agent': USER_AGENT,
+        },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return undefined;
+      }
+      const profile = (await res.body.json()) as { account?: { email?: unknown; email_address?: unknown } };
+      const email = profile.account?.email ?? profile.account?.email_address;
+      return typeof email === 'string' && email ? email : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async post(body: Record<string, string>): Promise<TokenResponse> {
     const timeout = this.settings.token_timeout_ms;
     let status: number;

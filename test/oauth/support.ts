@@ -6,6 +6,7 @@ import { vi } from 'vitest';
 import type { PoolAccount } from '../../src/oauth/account.js';
 import type { Clock } from '../../src/oauth/clock.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
+import type { TokenStore } from '../../src/store/token-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { startFakeOAuth, type FakeOAuth } from '../fakes/fake-oauth.js';
 import { configWith, startService, type RunningService } from '../support/harness.js';
@@ -99,7 +100,7 @@ export interface Pool {
   svc: RunningService;
   oauth: FakeOAuth;
   upstream: FakeAnthropic;
-  store: MemoryTokenStore;
+  store: TokenStore;
   /** Logs in through the admin API: generate-url, approve at the fake, exchange CODE#STATE. */
   login(email: string): Promise<ApiResult>;
   /** /oauth/status, parsed. */
@@ -117,7 +118,7 @@ export interface PoolOptions {
   /** Providers after the oauth one. */
   moreProviders?: object[];
   accounts?: string[];
-  store?: MemoryTokenStore;
+  store?: TokenStore;
 }
 
 /** The service with one oauth provider over the fakes, and the given accounts logged in. */

@@ -260,8 +260,9 @@ describe('when every account is rate limited', () => {
     expect(res.json.type).toBe('error');
     expect(res.json.error.type).toBe('rate_limit_error');
     expect(res.headers['retry-after']).toBe('3600');
-    expect(res.json.error.message).toContain(B);
     expect(res.json.error.message).toContain(iso(resets[B] * 1000));
+    // /v1 may be open to more people than the admin API: no account emails there.
+    expect(res.json.error.message).not.toContain('@example.com');
     expect(pool.upstream.requests).toHaveLength(2);
 
     // Later requests do not bother the upstream, and the wait shrinks with time.
