@@ -20,6 +20,8 @@ export interface ServiceOptions {
   /** Token store to use instead of the one the config selects (tests). */
   store?: TokenStore;
   clock?: Clock;
+  /** Settings given on the command line; they win over the file, on reload too. */
+  overrides?: Partial<Pick<Config['settings'], 'host' | 'port'>>;
   printBanner?: (text: string) => void;
 }
 
@@ -39,6 +41,7 @@ export class Service {
   readonly storeReason: string;
   private readonly dispatchers: UpstreamDispatchers;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly overrides: Partial<Pick<Config['settings'], 'host' | 'port'>>;
   private listenUrl = 'http://127.0.0.1:9090';
 
   private constructor(options: ServiceOptions, store: TokenStore, storeReason: string, logger: Logger) {
@@ -46,6 +49,7 @@ export class Service {
     this.config = config;
     this.configPath = options.configPath;
     this.env = options.env ?? process.env;
+    this.overrides = options.overrides ?? {};
     this.logger = logger;
     this.storeReason = storeReason;
     this.oauth = new OAuthManager(config.settings.oauth, {
@@ -99,6 +103,7 @@ export class Service {
       }
       throw err;
     }
+    Object.assign(next.settings, this.overrides);
     const needsRestart = RESTART_ONLY.filter((k) => next.settings[k] !== this.config.settings[k]);
     const oauthStorageChanged =
       next.settings.oauth.store !== this.config.settings.oauth.store ||

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { adminTarget, callAdmin, CliError } from './admin-client.js';
+import { adminTarget, callAdmin, CliError, expectOk } from './admin-client.js';
 import { formatDuration, formatPercent, table } from './format.js';
 import { LineReader } from './prompt.js';
 
@@ -36,7 +36,7 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: st
 export async function accountsCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {});
   const target = await adminTarget(values, process.env);
-  const { body } = await callAdmin<StatusBody>(target, 'GET', '/oauth/status');
+  const body = expectOk(await callAdmin<StatusBody>(target, 'GET', '/oauth/status'), 'Listing the accounts');
   if (body.tokens.length === 0) {
     process.stdout.write('No Claude account is logged in. Add one with: claude-code-balancer login\n');
     return;
@@ -63,7 +63,7 @@ export async function logoutCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, { all: { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } });
   const target = await adminTarget(values, process.env);
   if (values.all) {
-    const { body } = await callAdmin<StatusBody>(target, 'GET', '/oauth/status');
+    const body = expectOk(await callAdmin<StatusBody>(target, 'GET', '/oauth/status'), 'Listing the accounts');
     if (body.total_tokens === 0) {
       process.stdout.write('No account to remove.\n');
       return;
@@ -77,14 +77,15 @@ export async function logoutCommand(argv: string[]): Promise<void> {
         return;
       }
     }
-    const { body: removed } = await callAdmin<{ removed: number }>(target, 'DELETE', '/oauth/tokens');
+    const removed = expectOk(await callAdmin<{ removed: number }>(target, 'DELETE', '/oauth/tokens'), 'Removing the accounts');
     process.stdout.write(`Removed ${removed.removed} account${removed.removed === 1 ? '' : 's'}.\n`);
     return;
   }
   const email = positionals[0];
   if (!email) throw new CliError('Usage: claude-code-balancer logout <email> | --all [--yes]');
-  const { status, body } = await callAdmin<{ error?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
-  if (status === 404) throw new CliError(body.error ?? `No account ${email}.`);
+  const response = await callAdmin<{ error?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
+  if (response.status === 404) throw new CliError(response.body.error ?? `No account ${email}.`);
+  const body = expectOk(response, `Removing ${email}`);
   process.stdout.write(`Removed ${email}. ${body.remaining ?? 0} account(s) left.\n`);
 }
 

@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import { loadConfig, resolveConfigPath } from '../config/load.js';
+import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 
 export const DEFAULT_SERVICE_URL = 'http://127.0.0.1:9090';
 
@@ -18,13 +18,18 @@ export interface AdminTarget {
 export async function adminTarget(options: { url?: string; config?: string }, env: NodeJS.ProcessEnv): Promise<AdminTarget> {
   let url = options.url;
   let token = env.BALANCER_ADMIN_TOKEN;
+  const configPath = resolveConfigPath(options.config, env);
   try {
-    const config = await loadConfig(resolveConfigPath(options.config, env), env);
+    const config = await loadConfig(configPath, env);
     const host = ['0.0.0.0', '::'].includes(config.settings.host) ? '127.0.0.1' : config.settings.host;
     url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.settings.port}`;
     token ??= config.settings.admin_token;
-  } catch {
-    // No readable config: the defaults are what `npm start` uses.
+  } catch (err) {
+    // No config file at all: the defaults are what `npm start` uses. A broken one is worth a word,
+    // since its port or admin token would have been used.
+    if (err instanceof ConfigError && !err.problems[0]?.includes('(ENOENT)')) {
+      process.stderr.write(`warning: ${configPath} could not be read (${err.problems[0]}); using ${url ?? DEFAULT_SERVICE_URL}\n`);
+    }
   }
   return { url: (url ?? DEFAULT_SERVICE_URL).replace(/\/+$/, ''), token };
 }
@@ -73,4 +78,12 @@ export async function callAdmin<T = Record<string, unknown>>(
     throw new CliError(`The balancer refused the admin call (${res.statusCode}): ${message}\nSet BALANCER_ADMIN_TOKEN to the configured admin_token.`);
   }
   return { status: res.statusCode, body: parsed as T };
+}
+
+/** A successful JSON answer, or a CliError saying what the service answered instead. */
+export function expectOk<T>(response: AdminResponse<T>, what: string): T {
+  if (response.status === 200 && response.body && typeof response.body === 'object') return response.body;
+  const body = response.body as { message?: string; error?: string } | string;
+  const detail = typeof body === 'string' ? body.slice(0, 200) : (body?.message ?? body?.error ?? JSON.stringify(body));
+  throw new CliError(`${what} failed: the balancer answered ${response.status}: ${detail}`);
 }

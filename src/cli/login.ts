@@ -62,6 +62,10 @@ export async function loginCommand(argv: string[]): Promise<number> {
     throw new CliError(`${(err as Error).message}\nUsage: claude-code-balancer login [--email E] [--no-browser] [--url URL]`);
   }
   const target = await adminTarget(values, process.env);
+  process.once('SIGINT', () => {
+    process.stderr.write('\nLogin cancelled; nothing changed.\n');
+    process.exit(130);
+  });
   let login = await newLogin(target, Boolean(values['no-browser']));
   const reader = new LineReader();
   try {

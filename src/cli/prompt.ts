@@ -2,7 +2,7 @@ import { createInterface, type Interface } from 'node:readline';
 
 /**
  * Line input from stdin that works the same for a terminal and a pipe: ask() resolves with the
- * next line, or null at end of input or Ctrl-C.
+ * next line, or null at end of input. (Ctrl-C ends the process, as in any command.)
  */
 export class LineReader {
   private readonly rl: Interface;
@@ -17,7 +17,6 @@ export class LineReader {
     this.rl = createInterface({ input, terminal: false });
     this.rl.on('line', (line) => this.push(line));
     this.rl.on('close', () => this.end());
-    this.rl.on('SIGINT', () => this.end());
   }
 
   ask(question: string): Promise<string | null> {

@@ -8,6 +8,8 @@ import { StoreError } from '../store/token-store.js';
 import { SERVE_USAGE } from './usage.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace period: time to store what is pending (a rotated refresh token) before a hard exit. */
+const HARD_EXIT_EXTRA_MS = 20_000;
 
 function fail(code: number, lines: string[]): never {
   for (const line of lines) process.stderr.write(`${line}\n`);
@@ -41,9 +43,12 @@ export async function serve(argv: string[]): Promise<void> {
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) fail(2, [`--port: "${values.port}" is not a port number (0-65535)`]);
-    config.settings.port = port;
   }
-  if (values.host !== undefined) config.settings.host = values.host;
+  const overrides = {
+    ...(values.port !== undefined ? { port: Number(values.port) } : {}),
+    ...(values.host !== undefined ? { host: values.host } : {}),
+  };
+  Object.assign(config.settings, overrides);
   const { host, port, admin_token } = config.settings;
   if (!isLoopbackHost(host) && !admin_token) {
     fail(2, [
@@ -53,21 +58,23 @@ export async function serve(argv: string[]): Promise<void> {
 
   let service: Service;
   try {
-    service = await Service.create({ config, configPath });
+    service = await Service.create({ config, configPath, overrides });
   } catch (err) {
     if (err instanceof StoreError) fail(1, [`Token store: ${err.message}`, 'The service did not start.']);
     throw err;
   }
   const app = buildApp(service);
   try {
-    await app.listen({ host, port });
+    // A deep accept queue: a burst of parallel streams must not lose SYNs (the kernel caps it at somaxconn).
+    await app.listen({ host, port, backlog: 4096 });
   } catch (err) {
     fail(1, [`Cannot listen on ${host}:${port}: ${(err as Error).message}`]);
   }
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  const displayHost = host.includes(':') ? `[${host}]` : host;
-  service.setListenUrl(`http://${displayHost === '0.0.0.0' ? '127.0.0.1' : displayHost}:${boundPort}`);
+  // A wildcard address is reached locally through loopback.
+  const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  service.setListenUrl(`http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${boundPort}`);
   printStartup(service);
 
   process.on('SIGHUP', () => {
@@ -78,7 +85,11 @@ export async function serve(argv: string[]): Promise<void> {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the user does not want to wait.
+      process.stderr.write('Stopping now.\n');
+      process.exit(130);
+    }
     stopping = true;
     service.logger.info({ signal }, 'shutting down: no new connections, in-flight requests may finish');
     const force = setTimeout(() => {
@@ -87,6 +98,11 @@ export async function serve(argv: string[]): Promise<void> {
       app.server.closeAllConnections();
     }, SHUTDOWN_GRACE_MS);
     force.unref();
+    // Persisting pending writes may still take a keyring or token call; never more than this.
+    setTimeout(() => {
+      service.logger.error('shutdown did not complete in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + HARD_EXIT_EXTRA_MS).unref();
     // Keep-alive connections that finish their last request during the grace period are closed
     // as soon as they go idle, so the process does not wait on clients that keep sockets open.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
@@ -128,6 +144,8 @@ function printStartup(service: Service): void {
   }
   lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
   process.stderr.write(`${lines.join('\n')}\n`);
+  // The same banner a client's request would cause, so the first login is one copy-paste away.
+  if (hasOAuth && accounts.length === 0) service.oauth.authRequired('no Claude account is logged in yet');
   service.logger.info(
     { url: service.url, config: service.configPath, store: service.oauth.store.kind, accounts: accounts.map((a) => a.record.email) },
     'service started',

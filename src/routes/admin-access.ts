@@ -25,6 +25,30 @@ function presentedToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+function hostnameOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
+  return hostHeader.split(':')[0];
+}
+
+/**
+ * A web page the user visits can make the browser send requests to loopback, and DNS rebinding
+ * can make them look same-origin: a loopback peer alone is not proof of a local tool. Requests
+ * from curl and the CLI carry a loopback Host and no foreign Origin.
+ */
+function fromLocalName(request: FastifyRequest): boolean {
+  const host = request.headers.host;
+  if (typeof host === 'string' && !isLoopbackHost(hostnameOf(host).toLowerCase())) return false;
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null') {
+    try {
+      return isLoopbackHost(new URL(origin).hostname.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+  return origin !== 'null';
+}
+
 /**
  * Admin routes (/oauth/*, /admin/*) hold the keys to every account: loopback clients only, unless
  * an admin token is configured, in which case every caller must present it.
@@ -41,7 +65,14 @@ export function adminAccessGuard(adminToken: () => string | undefined) {
       });
       return;
     }
-    if (isLoopbackAddress(request.socket.remoteAddress)) return;
+    if (isLoopbackAddress(request.socket.remoteAddress)) {
+      if (fromLocalName(request)) return;
+      await reply.code(403).send({
+        error: 'forbidden',
+        message: 'Admin routes answer requests addressed to localhost only (Host and Origin must be loopback names).',
+      });
+      return;
+    }
     await reply.code(403).send({
       error: 'forbidden',
       message: 'Admin routes answer loopback clients only; set settings.admin_token to allow remote access.',

@@ -84,6 +84,22 @@ describe('account commands of the CLI against the running service', () => {
     expect(result.stderr).toContain('Login cancelled');
   });
 
+  it('login: Ctrl-C leaves cleanly', async () => {
+    const child = spawn(process.execPath, [CLI, 'login', '--no-browser', '--url', svc.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('Paste the code')) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('close', r));
+    expect(code).toBe(130);
+    expect(stderr).toContain('Login cancelled; nothing changed.');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('accounts: a table of email, status, expiry, usage, last use and limits', async () => {
     const result = await runCli(['accounts', '--url', svc.url]);
     expect(result.code).toBe(0);

@@ -50,6 +50,25 @@ describe('without admin_token', () => {
     expect((await admin(pool.svc.url, 'POST', '/admin/reload')).status).toBe(200);
   });
 
+  it('refuses loopback requests addressed by a foreign name or from a foreign web origin (DNS rebinding, CSRF)', async () => {
+    pool = await startPool({ accounts: ['alice@example.com'] });
+    const port = new URL(pool.svc.url).port;
+    const refused: Array<Record<string, string>> = [
+      { host: `attacker.example:${port}` },
+      { origin: 'http://attacker.example' },
+      { origin: 'null' },
+    ];
+    for (const headers of refused) {
+      const res = await admin(pool.svc.url, 'DELETE', '/oauth/tokens', { headers });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    expect((await pool.status()).total_tokens).toBe(1);
+    const allowed: Array<Record<string, string>> = [{ host: `localhost:${port}` }, { origin: 'http://localhost:3000' }, { host: `[::1]:${port}` }];
+    for (const headers of allowed) {
+      expect((await admin(pool.svc.url, 'GET', '/oauth/status', { headers })).status, JSON.stringify(headers)).toBe(200);
+    }
+  });
+
   it.skipIf(!externalIPv4)('refuses a client that is not on loopback (403), on every admin route', async () => {
     pool = await startPool({ accounts: ['alice@example.com'] });
     // A second listener of the same service on this machine's non-loopback address: the peer

@@ -68,6 +68,20 @@ describe('claude-code-balancer serve', () => {
       expect(out).toMatch(/store:\s+memory/);
       expect(out).toContain('run `claude-code-balancer login`');
       expect(out).toContain(`ANTHROPIC_BASE_URL=${proc.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
+      // The login banner, with a URL and the exact command for this service.
+      expect(out).toContain('CLAUDE CODE OFFICIAL AUTHORIZATION REQUIRED');
+      expect(out).toContain(`curl -X POST ${proc.url}/oauth/exchange-code`);
+    } finally {
+      await proc.stop();
+    }
+  });
+
+  it('--port given on the command line holds across a reload and is not reported as needing a restart', async () => {
+    const file = writeConfig(configWith([apiKeyProvider('p', upstream.url)], { port: 9090, oauth: { enable_persistence: false } }));
+    const proc = await startServiceProcess(['--config', file, '--port', '0']);
+    try {
+      const res = await request(`${proc.url}/admin/reload`, { method: 'POST' });
+      expect(await res.body.json()).toMatchObject({ status: 'reloaded', needs_restart: [] });
     } finally {
       await proc.stop();
     }
