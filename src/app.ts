@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './proxy/anthropic-errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
 import { adminAccessGuard } from './routes/admin-access.js';
@@ -70,27 +71,24 @@ function requestLogging(app: FastifyInstance, service: Service): void {
   app.addHook('onRequest', (request, reply, done) => {
     const started = performance.now();
     reply.raw.once('close', () => {
-      const log = service.logger;
-      if (!log.isLevelEnabled('info')) return;
+      if (!service.logger.isLevelEnabled('info')) return;
       const res = reply.raw;
       const fields = request.proxyFields;
-      log.info(
-        {
-          req_id: request.id,
-          method: request.method,
-          path: request.url,
-          provider: fields?.provider,
-          account: fields?.account,
-          attempts: fields?.attempts,
-          status: res.writableFinished ? res.statusCode : undefined,
-          client_closed: res.writableFinished ? undefined : true,
-          duration_ms: Math.round((performance.now() - started) * 10) / 10,
-          bytes: fields?.bytes,
-          upstream_request_id: fields?.upstreamRequestId,
-          error: fields?.error,
-        },
-        'request',
-      );
+      const finished = res.writableFinished;
+      logRequestLine(service.logger, {
+        req_id: request.id,
+        method: request.method,
+        path: request.url,
+        provider: fields?.provider,
+        account: fields?.account,
+        attempts: fields?.attempts,
+        status: finished ? res.statusCode : undefined,
+        client_closed: finished ? undefined : true,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        bytes: fields?.bytes,
+        upstream_request_id: fields?.upstreamRequestId,
+        error: fields?.error,
+      });
     });
     done();
   });

@@ -2,10 +2,11 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../logging/logger.js';
 import type { ProviderManager } from '../providers/provider-manager.js';
-import type { AttemptOutcome, ProxyRequestInfo } from '../providers/credentials.js';
+import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../providers/credentials.js';
 import { errorResponse } from './anthropic-errors.js';
 import { clientResponseHeaders, isEventStream, upstreamRequestHeaders } from './headers.js';
-import { describeNetworkError, pumpBody } from './stream.js';
+import { describeNetworkError } from './stream.js';
+import { UpstreamAttempt } from './upstream-attempt.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
 
 export interface ForwardSettings {
@@ -24,9 +25,6 @@ export interface ProxyLogFields {
   error?: string;
 }
 
-/** Upstream error bodies are small; a larger one is cut rather than held. */
-const MAX_ERROR_BODY = 1024 * 1024;
-
 /** A response held back while other providers are tried; the last one is what the client gets if none serves. */
 interface HeldResponse {
   status: number;
@@ -34,14 +32,18 @@ interface HeldResponse {
   body: string;
 }
 
-async function readText(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (size < MAX_ERROR_BODY) chunks.push(chunk);
-    size += chunk.length;
+/** The client side of one forwarded request: whether the client has gone, and the attempt to end if it does. */
+class ClientLink {
+  gone = false;
+  attempt: UpstreamAttempt | null = null;
+
+  constructor(private readonly res: ServerResponse) {
+    res.once('close', () => {
+      if (this.res.writableFinished) return;
+      this.gone = true;
+      this.attempt?.abort();
+    });
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(res: ServerResponse, { status, headers, body }: HeldResponse): number {
@@ -69,13 +71,10 @@ export class Forwarder {
   }
 
   async forward(req: IncomingMessage, res: ServerResponse, info: ProxyRequestInfo, fields: ProxyLogFields): Promise<void> {
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
+    const client = new ClientLink(res);
 
-    let final: HeldResponse | undefined;
+    // What each provider that did not serve left behind; only the client's final answer is built from it.
+    let outcomes: Array<{ provider: string; session: CredentialSession; failure: HeldResponse | undefined }> | undefined;
     const reasons: string[] = [];
 
     for (const provider of this.providers.candidates()) {
@@ -84,7 +83,7 @@ export class Forwarder {
       let failure: HeldResponse | undefined;
 
       for (let credential = await session.next(); credential; credential = await session.next()) {
-        if (abort.signal.aborted) return;
+        if (client.gone) return;
         fields.attempts++;
         fields.provider = provider.name;
         fields.account = credential.label;
@@ -92,23 +91,26 @@ export class Forwarder {
         const headers = upstreamRequestHeaders(req.headers, info.body?.length);
         credential.apply(headers, req.headers);
 
-        let upstream: Dispatcher.ResponseData;
-        try {
-          upstream = await this.dispatchers.get(provider.origin).request({
+        const attempt = new UpstreamAttempt();
+        client.attempt = attempt;
+        this.dispatchers.get(provider.origin).dispatch(
+          {
             origin: provider.origin,
             path: provider.basePath + info.url,
             method: info.method as Dispatcher.HttpMethod,
             headers,
             body: info.body,
-            signal: abort.signal,
             headersTimeout: this.settings.headersTimeoutMs,
             bodyTimeout: this.settings.idleTimeoutMs,
-          });
-        } catch (err) {
-          if (abort.signal.aborted) return;
-          const reason = describeNetworkError(err as Error);
+          },
+          attempt,
+        );
+        const upstream = await attempt.head;
+        if (upstream instanceof Error) {
+          if (client.gone) return;
+          const reason = describeNetworkError(upstream);
           reasons.push(`${provider.name}: ${reason}`);
-          const outcome: AttemptOutcome = { kind: 'network', error: err as Error };
+          const outcome: AttemptOutcome = { kind: 'network', error: upstream };
           const verdict = await session.judge(credential, outcome);
           if (verdict === 'next_provider') {
             providerFailed = reason;
@@ -123,9 +125,9 @@ export class Forwarder {
         let errorBody: string | undefined;
         if (statusCode >= 400) {
           try {
-            errorBody = await readText(upstream.body);
-          } catch (err) {
-            if (abort.signal.aborted) return;
+            errorBody = await attempt.collect();
+          } catch {
+            if (client.gone) return;
             errorBody = '';
           }
         }
@@ -144,21 +146,21 @@ export class Forwarder {
             fields.bytes = send(res, { status: statusCode, headers: headersOut, body: errorBody });
             return;
           }
-          if (abort.signal.aborted) {
-            upstream.body.destroy();
+          if (client.gone) {
+            attempt.discard();
             return;
           }
           res.writeHead(statusCode, headersOut);
-          const pumped = await pumpBody(upstream.body, res, isEventStream(upstream.headers));
+          const pumped = await attempt.pipe(res, isEventStream(upstream.headers));
           fields.bytes = pumped.bytes;
-          if (pumped.error && !abort.signal.aborted) {
+          if (pumped.error && !client.gone) {
             fields.error = describeNetworkError(pumped.error);
             this.log.warn({ provider: provider.name, err: fields.error }, 'upstream failed mid-response');
           }
           return;
         }
 
-        if (errorBody === undefined) upstream.body.destroy();
+        if (errorBody === undefined) attempt.discard();
         const reason = `HTTP ${statusCode}`;
         reasons.push(`${provider.name}${credential.label ? ` (${credential.label})` : ''}: ${reason}`);
         failure = {
@@ -173,12 +175,19 @@ export class Forwarder {
       }
 
       if (providerFailed) this.providers.markFailed(provider, providerFailed);
-      const word = session.finalWord?.();
-      if (word) final = { ...word, headers: { ...word.headers, 'x-balancer-provider': provider.name } };
-      else if (failure) final = failure;
+      (outcomes ??= []).push({ provider: provider.name, session, failure });
     }
 
-    if (abort.signal.aborted) return;
+    if (client.gone) return;
+    // The last provider with something to say speaks to the client. finalWord() is asked only
+    // here: for the pool it starts a login and prints a banner, which a served request must not do.
+    let final: HeldResponse | undefined;
+    for (let i = (outcomes?.length ?? 0) - 1; i >= 0 && !final; i--) {
+      const { provider, session, failure } = outcomes![i];
+      const word = session.finalWord?.();
+      if (word) final = { ...word, headers: { ...word.headers, 'x-balancer-provider': provider } };
+      else final = failure;
+    }
     if (final) {
       fields.bytes = send(res, final);
       return;

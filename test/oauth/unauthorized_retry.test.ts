@@ -230,5 +230,7 @@ describe('when no oauth account can serve', () => {
     expect(other.requests).toHaveLength(1);
     expect(other.requests[0].headers['x-api-key']).toMatch(/^sk-ant-api03-/);
     expect(other.requests[0].headers.authorization).toBeUndefined();
+    // Served by the backup: no login banner, no pending login started for it.
+    expect(pool.svc.banners).toHaveLength(0);
   });
 });

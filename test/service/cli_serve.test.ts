@@ -62,6 +62,8 @@ describe('claude-code-balancer serve', () => {
     const file = writeConfig(configWith([oauthProvider(upstream.url)], { oauth: { enable_persistence: false } }));
     const proc = await startServiceProcess(['--config', file, '--port', '0']);
     try {
+      // The banner follows the summary lines; wait for the whole startup output.
+      await proc.waitForStderr(/or simply run: claude-code-balancer login\n=+\n/);
       const out = proc.stderr();
       expect(out).toMatch(/^claude-code-balancer listening on http:\/\/127\.0\.0\.1:\d+$/m);
       expect(out).toContain(`config:   ${file}`);

@@ -1,0 +1,238 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { errors, type Dispatcher } from 'undici';
+import { sseErrorEvent } from './anthropic-errors.js';
+import { describeNetworkError } from './stream.js';
+
+/** The status line and headers of an upstream response. */
+export interface UpstreamHead {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+}
+
+export interface PumpResult {
+  bytes: number;
+  /** Why the upstream body failed after the response had started, if it did. */
+  error?: Error;
+}
+
+/** Upstream error bodies are small; a larger one is cut rather than held. */
+export const MAX_ERROR_BODY = 1024 * 1024;
+
+/** Body bytes held while the response's fate is decided; past this the upstream is paused. */
+const HOLD_LIMIT = 64 * 1024;
+
+const enum Mode {
+  /** Headers are in; the body is buffered until the caller decides what to do with it. */
+  Hold,
+  /** An error body, read whole (up to MAX_ERROR_BODY) to judge it and maybe send it on. */
+  Collect,
+  /** Relayed to the client as it arrives. */
+  Pipe,
+  /** Not wanted: the request is aborted. */
+  Discard,
+}
+
+type Controller = Dispatcher.DispatchController;
+
+/**
+ * One upstream request, driven through undici's dispatch API. Compared with `request()` this
+ * needs no response stream, async iterator or AbortSignal per request: body chunks go straight
+ * from the parser to the client response, with backpressure by pausing the upstream socket.
+ *
+ * Usage: dispatch it, await `head`, then either `collect()` the (error) body, `pipe()` it to the
+ * client, or `discard()` it. `abort()` ends it at any point (the client went away).
+ */
+export class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  /** Resolves with the response head, or with the error that ended the request before it. */
+  readonly head: Promise<UpstreamHead | Error>;
+  private settleHead: ((head: UpstreamHead | Error) => void) | null = null;
+  private controller: Controller | null = null;
+  private mode = Mode.Hold;
+  private chunks: Buffer[] = [];
+  private held = 0;
+  private ended = false;
+  private error: Error | null = null;
+  private abortReason: Error | null = null;
+  private settleCollect: ((text: string | Error) => void) | null = null;
+  // Pipe mode
+  private res: ServerResponse | null = null;
+  private isSse = false;
+  private bytes = 0;
+  private endsAtEventBoundary = true;
+  private waitingDrain = false;
+  private drained: (() => void) | null = null;
+  private settlePipe: ((result: PumpResult) => void) | null = null;
+
+  constructor() {
+    this.head = new Promise((resolve) => {
+      this.settleHead = resolve;
+    });
+  }
+
+  // ---- undici's side ---------------------------------------------------------------------------
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_controller: Controller, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx: informational, the real head follows
+    const settle = this.settleHead;
+    this.settleHead = null;
+    settle?.({ statusCode, headers });
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    switch (this.mode) {
+      case Mode.Pipe:
+        this.write(chunk);
+        return;
+      case Mode.Hold:
+        this.chunks.push(chunk);
+        this.held += chunk.length;
+        if (this.held > HOLD_LIMIT) controller.pause();
+        return;
+      case Mode.Collect:
+        if (this.held < MAX_ERROR_BODY) this.chunks.push(chunk);
+        this.held += chunk.length;
+        return;
+      default:
+        return;
+    }
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    if (this.mode === Mode.Collect) this.finishCollect();
+    else if (this.mode === Mode.Pipe) this.finishPipe();
+  }
+
+  onResponseError(_controller: Controller | undefined, err: Error): void {
+    if (this.error || this.ended) return;
+    this.error = err;
+    const settle = this.settleHead;
+    if (settle) {
+      this.settleHead = null;
+      settle(err);
+      return;
+    }
+    if (this.mode === Mode.Collect) this.finishCollect();
+    else if (this.mode === Mode.Pipe) this.failPipe(err);
+  }
+
+  // ---- the forwarder's side --------------------------------------------------------------------
+
+  /** Ends the request (the client went away); safe to call at any time. */
+  abort(): void {
+    if (this.ended || this.error || this.abortReason) return;
+    this.abortReason = new errors.RequestAbortedError();
+    this.controller?.abort(this.abortReason);
+  }
+
+  /** Drops the response (another provider or credential will be tried). */
+  discard(): void {
+    this.mode = Mode.Discard;
+    this.chunks = [];
+    this.abort();
+  }
+
+  /** The whole body as text, at most MAX_ERROR_BODY bytes of it; rejects if the upstream fails. */
+  collect(): Promise<string> {
+    // Held bytes are below HOLD_LIMIT plus a chunk, well under MAX_ERROR_BODY: all are kept.
+    this.mode = Mode.Collect;
+    const pending = new Promise<string | Error>((resolve) => {
+      this.settleCollect = resolve;
+    });
+    if (this.ended || this.error) this.finishCollect();
+    else this.controller?.resume();
+    return pending.then((value) => (value instanceof Error ? Promise.reject(value) : value));
+  }
+
+  /**
+   * Relays the body to the client as it arrives, honouring backpressure so a slow client never
+   * makes the service hold a whole stream. If the upstream fails mid-body, an SSE client gets an
+   * `event: error` and a clean end; anything else is cut, as its body cannot be mended.
+   */
+  pipe(res: ServerResponse, isSse: boolean): Promise<PumpResult> {
+    this.mode = Mode.Pipe;
+    this.res = res;
+    this.isSse = isSse;
+    const pending = new Promise<PumpResult>((resolve) => {
+      this.settlePipe = resolve;
+    });
+    const held = this.chunks;
+    this.chunks = [];
+    this.held = 0;
+    for (let i = 0; i < held.length && this.mode === Mode.Pipe; i++) this.write(held[i]);
+    if (this.mode !== Mode.Pipe) return pending;
+    if (this.error) this.failPipe(this.error);
+    else if (this.ended) this.finishPipe();
+    else if (!this.waitingDrain) this.controller?.resume();
+    return pending;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private finishCollect(): void {
+    const settle = this.settleCollect;
+    if (!settle) return;
+    this.settleCollect = null;
+    if (this.error) {
+      settle(this.error);
+      return;
+    }
+    const chunks = this.chunks;
+    this.chunks = [];
+    settle((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8'));
+  }
+
+  private write(chunk: Buffer): void {
+    const res = this.res!;
+    this.bytes += chunk.length;
+    if (this.isSse) {
+      this.endsAtEventBoundary = chunk.length >= 2 && chunk[chunk.length - 1] === 10 && chunk[chunk.length - 2] === 10;
+    }
+    if (!res.write(chunk) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.controller?.pause();
+      res.once('drain', (this.drained ??= () => this.onDrain()));
+    }
+    if (res.destroyed) {
+      // The client is gone: stop reading the upstream.
+      this.mode = Mode.Discard;
+      this.abort();
+      this.settle({ bytes: this.bytes });
+    }
+  }
+
+  private onDrain(): void {
+    this.waitingDrain = false;
+    if (this.mode === Mode.Pipe && !this.ended && !this.error) this.controller?.resume();
+  }
+
+  private finishPipe(): void {
+    this.res!.end();
+    this.settle({ bytes: this.bytes });
+  }
+
+  private failPipe(error: Error): void {
+    const res = this.res!;
+    this.mode = Mode.Discard;
+    if (!res.destroyed) {
+      if (this.isSse) {
+        const event = sseErrorEvent('api_error', `The upstream stream failed: ${describeNetworkError(error)}`);
+        res.end(this.endsAtEventBoundary ? event : `\n\n${event}`);
+      } else {
+        res.destroy(error);
+      }
+    }
+    this.settle({ bytes: this.bytes, error });
+  }
+
+  private settle(result: PumpResult): void {
+    const settle = this.settlePipe;
+    this.settlePipe = null;
+    settle?.(result);
+  }
+}
