@@ -36,9 +36,10 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, '..');
 const CLI = resolve(process.env.BENCH_CLI ?? join(ROOT, 'dist', 'cli.js'));
 const LUA = join(BENCH_DIR, 'load.lua');
-const BENCH_API_KEY = 'sk-ant-api03-bench-key-0123456789abcdefghijklmnopqrstuvwxyz';
+/** Must equal BENCH_API_KEY of upstream.mjs, which runs as its own process. */
+const BENCH_API_KEY = 'bench-fake-api-key-not-a-secret-0123456789abcdefghijklmnopqrs';
 /** What a client sends to the service: it replaces the credential, so any value of the same size will do. */
-const CLIENT_API_KEY = 'sk-ant-api03-client-placeholder-0123456789abcdefghijklmnopq';
+const CLIENT_API_KEY = 'bench-fake-client-key-placeholder-0123456789abcdefghijklmnop';
 const CLIENT_BETA = 'claude-code-20250219';
 const OAUTH_BETA = 'oauth-2025-04-20';
 const DELTAS = 20;

@@ -12,7 +12,7 @@
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 
-export const BENCH_API_KEY = 'sk-ant-api03-bench-key-0123456789abcdefghijklmnopqrstuvwxyz';
+export const BENCH_API_KEY = 'bench-fake-api-key-not-a-secret-0123456789abcdefghijklmnopqrs';
 export const DELTAS = 20;
 const OAUTH_BETA = 'oauth-2025-04-20';
 
