@@ -24,7 +24,12 @@ const httpUrl = z.url({
 });
 
 export const providerSchema = z.strictObject({
-  name: z.string().trim().min(1, 'must not be empty'),
+  name: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    // It is sent in the x-balancer-provider response header, where only visible ASCII may go.
+    .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII (it is sent in the x-balancer-provider header)'),
   type: z.literal('anthropic').default('anthropic'),
   base_url: httpUrl,
   auth_type: z.enum(['api_key', 'auth_token']),

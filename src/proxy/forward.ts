@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ProviderManager } from '../providers/provider-manager.js';
 import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../providers/credentials.js';
 import { errorResponse } from './anthropic-errors.js';
-import { clientResponseHeaders, isEventStream, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './stream.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
@@ -141,7 +141,7 @@ export class Forwarder {
         if (verdict === 'deliver') {
           if (statusCode < 500) this.providers.markHealthy(provider);
           const headersOut = clientResponseHeaders(upstream.headers, provider.name);
-          if (credential.label) headersOut['x-balancer-account'] = credential.label;
+          if (credential.label) headersOut['x-balancer-account'] = headerValue(credential.label);
           if (errorBody !== undefined) {
             fields.bytes = send(res, { status: statusCode, headers: headersOut, body: errorBody });
             return;

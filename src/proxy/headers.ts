@@ -90,3 +90,8 @@ export function isEventStream(headers: IncomingHttpHeaders): boolean {
   const type = headers['content-type'];
   return typeof type === 'string' && type.startsWith('text/event-stream');
 }
+
+/** A value Node accepts in a header: visible ASCII as it is, anything else percent-encoded. */
+export function headerValue(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
+}

@@ -51,6 +51,11 @@ const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
     expect: [/providers\[1\]\.name: duplicate provider name "main" \(also providers\[0\]\)/],
   },
   {
+    name: 'a provider name that cannot go in a header',
+    yaml: `providers:\n  - name: "Clåude"\n    base_url: "https://api.anthropic.com"\n    auth_type: "api_key"\n    auth_value: "x"\n`,
+    expect: [/providers\[0\]\.name: must be printable ASCII/],
+  },
+  {
     name: 'no enabled provider',
     yaml: `providers:${provider('\n    enabled: false')}\n`,
     expect: [/providers: no enabled provider/],
