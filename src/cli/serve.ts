@@ -122,6 +122,13 @@ export async function serve(argv: string[]): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** The gist of a long explanation; the whole of it is in the log. */
+function briefly(reason: string): string {
+  if (reason.length <= 100) return reason;
+  const colon = reason.indexOf(':');
+  return `${colon > 0 && colon < 60 ? reason.slice(0, colon) : reason.slice(0, 60)}; details in the log`;
+}
+
 /** What a user needs to see once the service is up (never a token). */
 function printStartup(service: Service): void {
   const accounts = service.oauth.list();
@@ -129,7 +136,7 @@ function printStartup(service: Service): void {
   const lines = [
     `claude-code-balancer listening on ${service.url}`,
     `  config:   ${service.configPath}`,
-    `  store:    ${service.oauth.store.kind} (${service.storeReason})`,
+    `  store:    ${service.oauth.store.kind}, ${service.oauth.store.location} (${briefly(service.storeReason)})`,
     `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,
   ];
   if (hasOAuth) {
