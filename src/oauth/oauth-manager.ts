@@ -311,19 +311,19 @@ export class OAuthManager {
   }
 
   markReauthRequired(account: PoolAccount, reason: string): void {
-    this.clearTimer(account);
-    account.record.status = 'reauth_required';
-    account.record.last_error = reason;
-    this.deps.log.warn({ account: account.record.email, reason }, 'account needs a new login');
-    void this.persistence.save(account);
+    this.takeOutOfRotation(account, 'reauth_required', reason, 'account needs a new login');
   }
 
   /** Out of rotation until a new login, for reasons a refresh cannot fix (a banned organization). */
   markError(account: PoolAccount, reason: string): void {
+    this.takeOutOfRotation(account, 'error', reason, 'account taken out of rotation');
+  }
+
+  private takeOutOfRotation(account: PoolAccount, status: 'reauth_required' | 'error', reason: string, message: string): void {
     this.clearTimer(account);
-    account.record.status = 'error';
+    account.record.status = status;
     account.record.last_error = reason;
-    this.deps.log.warn({ account: account.record.email, reason }, 'account taken out of rotation');
+    this.deps.log.warn({ account: account.record.email, reason }, message);
     void this.persistence.save(account);
   }
 
