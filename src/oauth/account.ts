@@ -1,4 +1,4 @@
-import type { RateLimitState } from './rate-limit.js';
+import { emptyRateLimitState, type RateLimitState } from './rate-limit.js';
 
 /** One Claude account of the pool, as held in memory and as persisted by a TokenStore. */
 export type AccountStatus = 'active' | 'refreshing' | 'reauth_required' | 'error';
@@ -44,4 +44,17 @@ export interface PoolAccount {
   lastRefreshFailureAt: number;
   /** Set once the account is deleted, so in-flight work does not bring it back. */
   removed: boolean;
+}
+
+/** A record as the pool holds it, with nothing in flight and no limits known yet. */
+export function newPoolAccount(record: AccountRecord): PoolAccount {
+  return {
+    record,
+    refreshing: null,
+    timer: null,
+    limits: emptyRateLimitState(),
+    refreshBackoffUntil: 0,
+    lastRefreshFailureAt: 0,
+    removed: false,
+  };
 }

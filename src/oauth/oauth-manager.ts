@@ -1,7 +1,7 @@
 import type { OAuthSettings } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import type { TokenStore } from '../store/token-store.js';
-import { accountKey, type AccountRecord, type PoolAccount } from './account.js';
+import { accountKey, newPoolAccount, type AccountRecord, type PoolAccount } from './account.js';
 import { AccountPersistence } from './account-persistence.js';
 import { AccountScheduler, isUsable } from './account-scheduler.js';
 import { AuthRequiredNotice } from './auth-required.js';
@@ -402,19 +402,10 @@ export class OAuthManager {
     await Promise.allSettled(this.ordered.map((a) => a.refreshing).filter(Boolean));
     await this.persistence.flush(this.ordered);
     await this.tokens.close();
-    await this.deps.store.close?.();
   }
 
   private insert(record: AccountRecord): PoolAccount {
-    const account: PoolAccount = {
-      record,
-      refreshing: null,
-      timer: null,
-      limits: emptyRateLimitState(),
-      refreshBackoffUntil: 0,
-      lastRefreshFailureAt: 0,
-      removed: false,
-    };
+    const account = newPoolAccount(record);
     if (record.status === 'refreshing') record.status = 'active';
     this.accounts.set(accountKey(record.email), account);
     this.ordered = [...this.ordered, account];

@@ -52,11 +52,11 @@ function epochSecondsToMs(value: string | undefined): number | null {
   return n === null ? null : n * 1000;
 }
 
-/** Records the unified headers of a response; returns false when there were none (cheap check first). */
-export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHttpHeaders): boolean {
+/** Records the unified headers of a response (cheap check first: most carry none or all). */
+export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHttpHeaders): void {
   const status = header(headers, 'status');
   const reset = header(headers, 'reset');
-  if (status === undefined && reset === undefined && header(headers, '5h-utilization') === undefined) return false;
+  if (status === undefined && reset === undefined && header(headers, '5h-utilization') === undefined) return;
   if (status !== undefined) state.status = status;
   const resetMs = epochSecondsToMs(reset);
   if (resetMs !== null) state.resetsAt = resetMs;
@@ -70,7 +70,6 @@ export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHtt
   if (r5 !== null) state.reset5h = r5;
   const r7 = epochSecondsToMs(header(headers, '7d-reset'));
   if (r7 !== null) state.reset7d = r7;
-  return true;
 }
 
 /**

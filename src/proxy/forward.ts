@@ -5,7 +5,7 @@ import type { ProviderManager } from '../providers/provider-manager.js';
 import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../providers/credentials.js';
 import { errorResponse } from './anthropic-errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
-import { describeNetworkError } from './stream.js';
+import { describeNetworkError } from './network-errors.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors, type Dispatcher } from 'undici';
 import { sseErrorEvent } from './anthropic-errors.js';
-import { describeNetworkError } from './stream.js';
+import { describeNetworkError } from './network-errors.js';
 
 /** The status line and headers of an upstream response. */
 export interface UpstreamHead {

@@ -16,7 +16,6 @@ export interface TokenStore {
   save(account: AccountRecord): Promise<void>;
   /** Remove one account; removing an unknown email is not an error. */
   remove(email: string): Promise<void>;
-  close?(): Promise<void>;
 }
 
 export type StoreErrorCode = 'locked' | 'unavailable' | 'corrupt' | 'write_failed';

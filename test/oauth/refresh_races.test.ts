@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/store/file-store.js';
 import { AccountPersistence } from '../../src/oauth/account-persistence.js';
-import type { AccountRecord, PoolAccount } from '../../src/oauth/account.js';
+import { newPoolAccount, type AccountRecord, type PoolAccount } from '../../src/oauth/account.js';
 import { systemClock } from '../../src/oauth/clock.js';
-import { emptyRateLimitState } from '../../src/oauth/rate-limit.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { admin, startPool, type Pool } from './support.js';
@@ -77,30 +76,22 @@ class GatedStore extends MemoryTokenStore {
 
 function poolAccount(email: string, token: string): PoolAccount {
   const now = Date.now();
-  return {
-    record: {
-      email,
-      access_token: `sk-ant-oat01-${token}`,
-      refresh_token: `sk-ant-ort01-${token}`,
-      expires_at: now + 3_600_000,
-      scopes: ['user:inference'],
-      account_uuid: null,
-      organization_uuid: null,
-      organization_name: null,
-      created_at: now,
-      usage_count: 0,
-      last_used: null,
-      last_refresh_at: null,
-      status: 'active',
-      last_error: null,
-    },
-    refreshing: null,
-    timer: null,
-    limits: emptyRateLimitState(),
-    refreshBackoffUntil: 0,
-    lastRefreshFailureAt: 0,
-    removed: false,
-  };
+  return newPoolAccount({
+    email,
+    access_token: `sk-ant-oat01-${token}`,
+    refresh_token: `sk-ant-ort01-${token}`,
+    expires_at: now + 3_600_000,
+    scopes: ['user:inference'],
+    account_uuid: null,
+    organization_uuid: null,
+    organization_name: null,
+    created_at: now,
+    usage_count: 0,
+    last_used: null,
+    last_refresh_at: null,
+    status: 'active',
+    last_error: null,
+  });
 }
 
 describe('account persistence ordering (regression)', () => {
