@@ -5,7 +5,7 @@ import { accountKey, type AccountRecord } from '../oauth/account.js';
 import { accountRecordSchema, describeIssues } from './account-schema.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { CoalescingWriter } from './coalescing-writer.js';
-import { StoreError, type TokenStore } from './token-store.js';
+import { assertDocumentName, StoreError, type TokenStore } from './token-store.js';
 
 const FILE_VERSION = 1;
 
@@ -24,15 +24,21 @@ export function resolveAccountsFilePath(configured: string | undefined, env: Nod
   return resolve(configured);
 }
 
+/** What the file holds: the accounts by accountKey(), and the named documents. */
+interface FileContents {
+  accounts: Map<string, AccountRecord>;
+  documents: Record<string, unknown>;
+}
+
 /**
- * All accounts in one JSON file `{version: 1, accounts: AccountRecord[]}` (dir 0700, file 0600).
- * The whole pool is kept in memory and every change rewrites the whole file atomically, so
- * concurrent saves of different accounts cannot lose each other.
+ * All accounts in one JSON file `{version: 1, accounts: AccountRecord[], documents?: {name: value}}`
+ * (dir 0700, file 0600). The whole file is kept in memory and every change rewrites it
+ * atomically, so concurrent saves of different accounts or documents cannot lose each other.
  */
 export class FileTokenStore implements TokenStore {
   readonly kind = 'file' as const;
   readonly location: string;
-  private accounts: Map<string, AccountRecord> | null = null;
+  private contents: FileContents | null = null;
   /** Set while the file on disk is corrupt: writing would destroy whatever it still holds. */
   private corrupt: StoreError | null = null;
   private readonly writer = new CoalescingWriter(() => this.writeAll());
@@ -47,29 +53,47 @@ export class FileTokenStore implements TokenStore {
     return this.exclusive(async () => {
       await this.writer.idle();
       await removeStaleTempFiles(this.path);
-      this.accounts = await this.read();
-      return [...this.accounts.values()].map((a) => structuredClone(a));
+      this.contents = await this.read();
+      return [...this.contents.accounts.values()].map((a) => structuredClone(a));
     });
   }
 
   save(account: AccountRecord): Promise<void> {
-    return this.mutate((accounts) => {
+    return this.mutate(({ accounts }) => {
       accounts.set(accountKey(account.email), structuredClone(account));
       return true;
     });
   }
 
   remove(email: string): Promise<void> {
-    return this.mutate((accounts) => accounts.delete(accountKey(email)));
+    return this.mutate(({ accounts }) => accounts.delete(accountKey(email)));
   }
 
-  /** Applies `change` to the in-memory pool and resolves once a write containing it is durable. */
-  private async mutate(change: (accounts: Map<string, AccountRecord>) => boolean): Promise<void> {
+  loadDocument(name: string): Promise<unknown> {
+    assertDocumentName(name);
+    return this.exclusive(async () => {
+      if (this.corrupt) throw this.corrupt;
+      this.contents ??= await this.read();
+      return structuredClone(this.contents.documents[name]);
+    });
+  }
+
+  saveDocument(name: string, value: unknown): Promise<void> {
+    assertDocumentName(name);
+    const copy: unknown = JSON.parse(JSON.stringify(value));
+    return this.mutate(({ documents }) => {
+      documents[name] = copy;
+      return true;
+    });
+  }
+
+  /** Applies `change` to the in-memory contents and resolves once a write containing it is durable. */
+  private async mutate(change: (contents: FileContents) => boolean): Promise<void> {
     // Wrapped so that exclusive() does not wait for the write: other saves may join it meanwhile.
     const { written } = await this.exclusive(async () => {
       if (this.corrupt) throw this.corrupt;
-      this.accounts ??= await this.read();
-      return { written: change(this.accounts) ? this.writer.request() : Promise.resolve() };
+      this.contents ??= await this.read();
+      return { written: change(this.contents) ? this.writer.request() : Promise.resolve() };
     });
     await written;
   }
@@ -80,14 +104,14 @@ export class FileTokenStore implements TokenStore {
     return result;
   }
 
-  private async read(): Promise<Map<string, AccountRecord>> {
+  private async read(): Promise<FileContents> {
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         this.corrupt = null;
-        return new Map();
+        return { accounts: new Map(), documents: {} };
       }
       throw new StoreError('unavailable', `cannot read account file ${this.path}: ${(err as Error).message}`);
     }
@@ -106,8 +130,11 @@ export class FileTokenStore implements TokenStore {
 
   private async writeAll(): Promise<void> {
     if (this.corrupt) throw this.corrupt;
-    const accounts = [...(this.accounts?.values() ?? [])];
-    const body = `${JSON.stringify({ version: FILE_VERSION, accounts }, null, 2)}\n`;
+    const accounts = [...(this.contents?.accounts.values() ?? [])];
+    const documents = this.contents?.documents ?? {};
+    // A file without documents stays as older builds wrote it.
+    const file = Object.keys(documents).length ? { version: FILE_VERSION, accounts, documents } : { version: FILE_VERSION, accounts };
+    const body = `${JSON.stringify(file, null, 2)}\n`;
     try {
       await ensurePrivateDirectory(dirname(this.path));
       await writeFileAtomic(this.path, body, 0o600);
@@ -123,8 +150,8 @@ async function ensurePrivateDirectory(dir: string): Promise<void> {
   if (created !== undefined) await chmod(dir, 0o700);
 }
 
-/** The accounts keyed by accountKey(), or what is wrong with the file. */
-function parseAccountsFile(text: string): Map<string, AccountRecord> | string {
+/** The accounts keyed by accountKey() and the documents, or what is wrong with the file. */
+function parseAccountsFile(text: string): FileContents | string {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -134,11 +161,12 @@ function parseAccountsFile(text: string): Map<string, AccountRecord> | string {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return `expected a JSON object {"version": ${FILE_VERSION}, "accounts": [...]}`;
   }
-  const { version, accounts } = data as { version?: unknown; accounts?: unknown };
+  const { version, accounts, documents = {} } = data as { version?: unknown; accounts?: unknown; documents?: unknown };
   if (version === undefined) return 'it has no "version" field';
   if (version !== FILE_VERSION) {
     return `unknown version ${JSON.stringify(version)} (this build reads version ${FILE_VERSION})`;
   }
+  if (typeof documents !== 'object' || documents === null || Array.isArray(documents)) return '"documents" is not an object';
   const records = accountRecordSchema.array().safeParse(accounts);
   if (!records.success) return describeIssues(records.error, 'accounts');
   const byKey = new Map<string, AccountRecord>();
@@ -147,5 +175,5 @@ function parseAccountsFile(text: string): Map<string, AccountRecord> | string {
     if (byKey.has(key)) return `accounts.${i} repeats the email ${JSON.stringify(record.email)}`;
     byKey.set(key, record);
   }
-  return byKey;
+  return { accounts: byKey, documents: documents as Record<string, unknown> };
 }

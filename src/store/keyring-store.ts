@@ -1,7 +1,7 @@
 import { accountKey, type AccountRecord } from '../oauth/account.js';
 import { accountRecordSchema, describeIssues } from './account-schema.js';
 import { errorMessage, keyringError, loadKeytar, withTimeout, type Keytar } from './keytar.js';
-import { StoreError, type StoreErrorCode, type TokenStore } from './token-store.js';
+import { assertDocumentName, StoreError, type StoreErrorCode, type TokenStore } from './token-store.js';
 
 export const DEFAULT_SERVICE_NAME = 'claude-code-balancer';
 export const DEFAULT_KEYRING_TIMEOUT_MS = 30_000;
@@ -45,7 +45,9 @@ async function assertUnlocked(keytar: Keytar, service: string): Promise<void> {
 
 /**
  * One Secret Service item per account (via keytar/libsecret): attributes service = service name,
- * account = lowercased email; the secret is the AccountRecord as JSON.
+ * account = lowercased email; the secret is the AccountRecord as JSON. Each named document is one
+ * more item, service = `<service name>:documents`, account = document name, secret = the JSON:
+ * a service of its own, so reading the accounts (and older builds) never sees it.
  */
 export class KeyringTokenStore implements TokenStore {
   readonly kind = 'keyring' as const;
@@ -89,6 +91,39 @@ export class KeyringTokenStore implements TokenStore {
       },
       'write_failed',
     );
+  }
+
+  async loadDocument(name: string): Promise<unknown> {
+    assertDocumentName(name);
+    const secret = await this.call(`reading document ${name} from ${this.location}`, async (keytar) => {
+      // A locked collection reads as "no such item".
+      await assertUnlocked(keytar, this.service);
+      return keytar.getPassword(this.documentService, name);
+    });
+    if (secret === null) return undefined;
+    try {
+      return JSON.parse(secret) as unknown;
+    } catch (err) {
+      throw new StoreError(
+        'corrupt',
+        `keyring item service="${this.documentService}" account="${name}" is not valid JSON (${errorMessage(err)}). It was ` +
+          `left as it is; remove it (secret-tool clear service '${this.documentService}' account '${name}') and restart.`,
+      );
+    }
+  }
+
+  async saveDocument(name: string, value: unknown): Promise<void> {
+    assertDocumentName(name);
+    const secret = JSON.stringify(value);
+    await this.call(
+      `saving document ${name} to ${this.location}`,
+      (keytar) => keytar.setPassword(this.documentService, name, secret),
+      'write_failed',
+    );
+  }
+
+  private get documentService(): string {
+    return `${this.service}:documents`;
   }
 
   private async call<T>(

@@ -2,6 +2,7 @@ import { StoreError, type StoreErrorCode } from './token-store.js';
 
 /** The part of keytar's API the keyring store uses. */
 export interface Keytar {
+  getPassword(service: string, account: string): Promise<string | null>;
   setPassword(service: string, account: string, password: string): Promise<void>;
   deletePassword(service: string, account: string): Promise<boolean>;
   findCredentials(service: string): Promise<Array<{ account: string; password: string }>>;

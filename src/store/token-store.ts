@@ -16,6 +16,20 @@ export interface TokenStore {
   save(account: AccountRecord): Promise<void>;
   /** Remove one account; removing an unknown email is not an error. */
   remove(email: string): Promise<void>;
+  /**
+   * Named documents: small JSON values other parts of the service keep next to the accounts
+   * (e.g. "client_keys"), each read and replaced as a whole. undefined when never saved. Throws
+   * StoreError like load(). Names are short identifiers ([a-z0-9_]); the store does not look
+   * inside the value, its owner validates it.
+   */
+  loadDocument(name: string): Promise<unknown>;
+  /** Replaces a named document with a JSON-serializable value; durable when the promise resolves. */
+  saveDocument(name: string, value: unknown): Promise<void>;
+}
+
+/** Document names are used as keys in files and keyring attributes: keep them plain. */
+export function assertDocumentName(name: string): void {
+  if (!/^[a-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid store document name ${JSON.stringify(name)}`);
 }
 
 export type StoreErrorCode = 'locked' | 'unavailable' | 'corrupt' | 'write_failed';

@@ -10,6 +10,8 @@ export type ChildOp =
   | { op: 'load'; service: string; timeoutMs?: number }
   | { op: 'save'; service: string; account: AccountRecord }
   | { op: 'remove'; service: string; email: string }
+  | { op: 'loadDocument'; service: string; name: string }
+  | { op: 'saveDocument'; service: string; name: string; value: unknown }
   | { op: 'probe'; timeoutMs?: number; service?: string }
   | { op: 'create'; settings: StoreSettings; probeTimeoutMs?: number };
 
@@ -25,6 +27,10 @@ async function perform(op: ChildOp): Promise<unknown> {
       return new KeyringTokenStore(op.service).save(op.account);
     case 'remove':
       return new KeyringTokenStore(op.service).remove(op.email);
+    case 'loadDocument':
+      return new KeyringTokenStore(op.service).loadDocument(op.name);
+    case 'saveDocument':
+      return new KeyringTokenStore(op.service).saveDocument(op.name, op.value);
     case 'probe': {
       const probe = await probeSecretService(op.timeoutMs, op.service);
       return probe.ok ? probe : { ok: false, reason: probe.reason, code: probe.error.code };
