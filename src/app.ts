@@ -6,6 +6,7 @@ import { adminAccessGuard } from './routes/admin-access.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { bodyParsers, InvalidJsonError } from './routes/body-parsers.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { keyRoutes } from './routes/key-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
 import { proxyRoutes } from './routes/proxy-routes.js';
 import type { Service } from './service.js';
@@ -28,8 +29,10 @@ export function buildApp(service: Service): FastifyInstance {
   });
 
   app.decorateRequest('proxyFields', null);
+  app.decorateRequest('clientKey', null);
   bodyParsers(app);
   requestLogging(app, service);
+  refuseRepeatedHost(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof InvalidJsonError) {
@@ -62,8 +65,27 @@ export function buildApp(service: Service): FastifyInstance {
     admin.addHook('onRequest', adminAccessGuard(() => service.config.settings.admin_token));
     adminRoutes(admin, service);
     oauthRoutes(admin, service);
+    keyRoutes(admin, service);
   });
   return app;
+}
+
+/**
+ * Node keeps the first of two Host headers and drops the other; a proxy in front may have
+ * routed by the other one. A request that names two hosts is refused rather than guessed at.
+ */
+function refuseRepeatedHost(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw.rawHeaders;
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') hosts++;
+    if (hosts <= 1) return done();
+    void reply
+      .code(400)
+      .header('connection', 'close')
+      .type('application/json')
+      .send(anthropicErrorBody('invalid_request_error', 'The request has more than one Host header.'));
+  });
 }
 
 /** One JSON line per request, written when the response is over (or the client has gone). */
@@ -81,6 +103,7 @@ function requestLogging(app: FastifyInstance, service: Service): void {
         path: request.url,
         provider: fields?.provider,
         account: fields?.account,
+        client_key: request.clientKey ?? undefined,
         attempts: fields?.attempts,
         status: finished ? res.statusCode : undefined,
         client_closed: finished ? undefined : true,

@@ -12,8 +12,10 @@ Commands:
   logout <email> | --all [--yes]
                             remove one account, or all of them (asks first unless --yes)
   refresh <email>           refresh an account's token now
+  keys add <name> | list | remove <name>
+                            client keys for /v1: create one (shown once), list them, remove one
 
-Options of login/accounts/logout/refresh:
+Options of login/accounts/logout/refresh/keys:
   --url URL      the running service (default: host and port of the config, else http://127.0.0.1:9090)
   --config PATH  the config to read the address and admin_token from (default: $BALANCER_CONFIG or ./providers.yaml)
   The admin token is taken from BALANCER_ADMIN_TOKEN or the config's settings.admin_token.
@@ -37,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'refresh':
       await (await import('./cli/account-commands.js')).refreshCommand(rest);
+      return 0;
+    case 'keys':
+      await (await import('./cli/key-commands.js')).keysCommand(rest);
       return 0;
     case undefined:
     case 'help':

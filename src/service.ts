@@ -1,3 +1,4 @@
+import { ClientKeys } from './access/client-keys.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -38,15 +39,18 @@ export class Service {
   readonly providers: ProviderManager;
   readonly forwarder: Forwarder;
   readonly oauth: OAuthManager;
+  /** The keys /v1 clients present (settings.client_keys and those created at run time). */
+  readonly clientKeys: ClientKeys;
   readonly storeReason: string;
   private readonly dispatchers: UpstreamDispatchers;
   private readonly env: NodeJS.ProcessEnv;
   private readonly overrides: Partial<Pick<Config['settings'], 'host' | 'port'>>;
   private listenUrl = 'http://127.0.0.1:9090';
 
-  private constructor(options: ServiceOptions, store: TokenStore, storeReason: string, logger: Logger) {
+  private constructor(options: ServiceOptions, store: TokenStore, storeReason: string, logger: Logger, clientKeys: ClientKeys) {
     const { config } = options;
     this.config = config;
+    this.clientKeys = clientKeys;
     this.configPath = options.configPath;
     this.env = options.env ?? process.env;
     this.overrides = options.overrides ?? {};
@@ -65,7 +69,10 @@ export class Service {
     this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
   }
 
-  /** Builds the service and loads the stored accounts. Throws StoreError when the store cannot be used. */
+  /**
+   * Builds the service and loads the stored accounts and client keys. Throws StoreError when the
+   * store cannot be used, ConfigError when the config cannot be used with the stored keys.
+   */
   static async create(options: ServiceOptions): Promise<Service> {
     const logger = createLogger({ level: options.config.settings.log_level, destination: options.logDestination });
     let store = options.store;
@@ -73,7 +80,10 @@ export class Service {
     if (!store) {
       ({ store, reason } = await createTokenStore(options.config.settings.oauth, { env: options.env, log: logger }));
     }
-    const service = new Service(options, store, reason, logger);
+    const clientKeys = await ClientKeys.open(store, options.config.settings.client_keys, { clock: options.clock, log: logger });
+    const conflict = clientKeys.conflictWith(options.config);
+    if (conflict) throw new ConfigError(options.configPath, [`${options.configPath}: ${conflict}`]);
+    const service = new Service(options, store, reason, logger, clientKeys);
     await service.oauth.init();
     return service;
   }
@@ -104,6 +114,12 @@ export class Service {
       throw err;
     }
     Object.assign(next.settings, this.overrides);
+    const conflict = this.clientKeys.conflictWith(next);
+    if (conflict) {
+      const problems = [`${this.configPath}: ${conflict}`];
+      this.logger.error({ config: this.configPath, problems }, 'config reload refused; the running config stays in force');
+      return { ok: false, problems };
+    }
     const needsRestart = RESTART_ONLY.filter((k) => next.settings[k] !== this.config.settings[k]);
     const oauthStorageChanged =
       next.settings.oauth.store !== this.config.settings.oauth.store ||
@@ -118,6 +134,7 @@ export class Service {
     this.dispatchers.configure({ connectTimeoutMs: next.settings.timeouts.connect_ms });
     this.forwarder.configure(forwardSettings(next));
     this.oauth.configure(next.settings.oauth);
+    this.clientKeys.configure(next.settings.client_keys);
     this.logger.info(
       { config: this.configPath, providers: next.providers.filter((p) => p.enabled).map((p) => p.name), needs_restart: restartKeys },
       'config reloaded',
@@ -127,6 +144,7 @@ export class Service {
 
   /** After the HTTP server has stopped: persist what is pending, close upstream connections. */
   async close(): Promise<void> {
+    await this.clientKeys.close();
     await this.oauth.close();
     await this.dispatchers.close();
     this.logger.flush();

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { localServiceUrl } from '../access/local-names.js';
 import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 
 export const DEFAULT_SERVICE_URL = 'http://127.0.0.1:9090';
@@ -21,8 +22,7 @@ export async function adminTarget(options: { url?: string; config?: string }, en
   const configPath = resolveConfigPath(options.config, env);
   try {
     const config = await loadConfig(configPath, env);
-    const host = ['0.0.0.0', '::'].includes(config.settings.host) ? '127.0.0.1' : config.settings.host;
-    url ??= `http://${host.includes(':') ? `[${host}]` : host}:${config.settings.port}`;
+    url ??= localServiceUrl(config.settings.host, config.settings.port);
     token ??= config.settings.admin_token;
   } catch (err) {
     // No config file at all: the defaults are what `npm start` uses. A broken one is worth a word,

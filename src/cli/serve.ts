@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
+import { isLoopbackListenHost, localServiceUrl } from '../access/local-names.js';
 import { buildApp } from '../app.js';
 import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { isLoopbackHost } from '../routes/admin-access.js';
 import { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
 import { SERVE_USAGE } from './usage.js';
@@ -32,6 +32,15 @@ export async function serve(argv: string[]): Promise<void> {
     process.stdout.write(`${SERVE_USAGE}\n`);
     return;
   }
+  // Before anything slow (the keyring probe can take seconds): SIGHUP's default action ends the
+  // process. A reload asked for while starting runs once the service is up.
+  let reload: (() => void) | undefined;
+  let reloadAsked = false;
+  const onHangup = () => {
+    if (reload) reload();
+    else reloadAsked = true;
+  };
+  process.on('SIGHUP', onHangup);
   const configPath = resolveConfigPath(values.config, process.env);
   let config: Config;
   try {
@@ -50,7 +59,7 @@ export async function serve(argv: string[]): Promise<void> {
   };
   Object.assign(config.settings, overrides);
   const { host, port, admin_token } = config.settings;
-  if (!isLoopbackHost(host) && !admin_token) {
+  if (!isLoopbackListenHost(host) && !admin_token) {
     fail(2, [
       `Refusing to listen on ${host}: the admin routes (/oauth/*, /admin/*) control every account, so a host other than loopback needs settings.admin_token in ${configPath}.`,
     ]);
@@ -61,6 +70,7 @@ export async function serve(argv: string[]): Promise<void> {
     service = await Service.create({ config, configPath, overrides });
   } catch (err) {
     if (err instanceof StoreError) fail(1, [`Token store: ${err.message}`, 'The service did not start.']);
+    if (err instanceof ConfigError) fail(2, [...err.problems, `The service did not start: fix ${configPath} and run it again.`]);
     throw err;
   }
   const app = buildApp(service);
@@ -72,16 +82,15 @@ export async function serve(argv: string[]): Promise<void> {
   }
   const address = app.server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
-  // A wildcard address is reached locally through loopback.
-  const localHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  service.setListenUrl(`http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${boundPort}`);
+  service.setListenUrl(localServiceUrl(host, boundPort));
   printStartup(service);
 
-  process.on('SIGHUP', () => {
+  reload = () => {
     void service.reload().then((result) => {
       if (!result.ok) process.stderr.write(`Reload refused; the running config stays in force:\n${result.problems.join('\n')}\n`);
     });
-  });
+  };
+  if (reloadAsked) reload();
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -149,7 +158,15 @@ function printStartup(service: Service): void {
       }
     }
   }
-  lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
+  const keys = service.clientKeys.list();
+  if (keys.length > 0) {
+    lines.push(`  client keys: ${keys.map((k) => k.name).join(', ')} (/v1 needs one)`);
+    lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=<client key> claude`);
+  } else if (!isLoopbackListenHost(service.config.settings.host)) {
+    lines.push(`  client keys: none yet; /v1 answers 401 until you create one: claude-code-balancer keys add <name>`);
+  } else {
+    lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
+  }
   process.stderr.write(`${lines.join('\n')}\n`);
   // The same banner a client's request would cause, so the first login is one copy-paste away.
   if (hasOAuth && accounts.length === 0) service.oauth.authRequired('no Claude account is logged in yet');

@@ -46,6 +46,30 @@ const logLevel = z
 
 const positiveInt = z.number().int().positive();
 
+/** A client key's name: it appears in logs, the keys list and /admin/keys/:name. */
+export const CLIENT_KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const clientKeyName = z
+  .string()
+  .regex(CLIENT_KEY_NAME, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+export const clientKeySchema = z.strictObject({
+  name: clientKeyName,
+  key: z.string().min(24, 'must be at least 24 characters').regex(/^[\x21-\x7e]+$/, 'must be visible ASCII without spaces'),
+});
+
+/** A web origin as browsers send it: scheme://host[:port], compared lowercased. */
+const webOrigin = z
+  .string()
+  .transform((s) => s.trim().toLowerCase().replace(/\/$/, ''))
+  .refine((s) => {
+    try {
+      const url = new URL(s);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === s;
+    } catch {
+      return false;
+    }
+  }, 'must be an origin: http(s)://host[:port], without a path');
+
 export const oauthSettingsSchema = z.strictObject({
   enable_auto_refresh: z.boolean().default(true),
   enable_persistence: z.boolean().default(true),
@@ -85,8 +109,15 @@ export const settingsSchema = z.strictObject({
   max_body_bytes: positiveInt.default(32 * 1024 * 1024),
   /** When set, /oauth/* and /admin/* require it as a bearer token; required for a non-loopback host. */
   admin_token: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** When any key exists (here or created with `keys add`), /v1/* needs one. */
+  client_keys: z.array(clientKeySchema).default([]),
+  /** Web origins whose pages may call /v1 (with CORS headers); none by default. */
+  allowed_origins: z.array(webOrigin).default([]),
   oauth: oauthSettingsSchema.prefault({}),
 });
+
+export const PASSTHROUGH_WITH_KEYS =
+  '"passthrough" cannot be used with client keys: the credential a client sends is then its balancer key, which never goes upstream';
 
 export const configSchema = z
   .strictObject({
@@ -112,6 +143,18 @@ export const configSchema = z
         });
       }
     });
+    const keyNames = new Map<string, number>();
+    cfg.settings.client_keys.forEach((k, i) => {
+      const prev = keyNames.get(k.name);
+      if (prev !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['settings', 'client_keys', i, 'name'], message: `duplicate key name "${k.name}" (also client_keys[${prev}])` });
+      } else keyNames.set(k.name, i);
+    });
+    if (cfg.settings.client_keys.length > 0) {
+      cfg.providers.forEach((p, i) => {
+        if (p.enabled && p.auth_value === 'passthrough') ctx.addIssue({ code: 'custom', path: ['providers', i, 'auth_value'], message: PASSTHROUGH_WITH_KEYS });
+      });
+    }
     if (!cfg.providers.some((p) => p.enabled)) {
       ctx.addIssue({ code: 'custom', path: ['providers'], message: 'no enabled provider' });
     }

@@ -92,6 +92,8 @@ export interface RequestLogLine {
   path: string;
   provider?: string;
   account?: string;
+  /** The name of the client key used, never the key. */
+  client_key?: string;
   attempts?: number;
   status?: number;
   client_closed?: true;
@@ -123,6 +125,7 @@ export function logRequestLine(logger: Logger, line: RequestLogLine): void {
   let s = `{"level":"info","time":"${new Date().toISOString()}","req_id":${str(line.req_id)},"method":${str(line.method)},"path":${str(line.path)}`;
   if (line.provider !== undefined) s += `,"provider":${str(line.provider)}`;
   if (line.account !== undefined) s += `,"account":${str(line.account)}`;
+  if (line.client_key !== undefined) s += `,"client_key":${str(line.client_key)}`;
   if (line.attempts !== undefined) s += `,"attempts":${num(line.attempts)}`;
   if (line.status !== undefined) s += `,"status":${num(line.status)}`;
   if (line.client_closed !== undefined) s += `,"client_closed":${line.client_closed}`;

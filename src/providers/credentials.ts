@@ -11,6 +11,8 @@ export interface ProxyRequestInfo {
   readonly body: Buffer | undefined;
   /** Conversation identity used to keep a session on one account, when the client sent one. */
   readonly sessionId: string | undefined;
+  /** The name of the client key the request presented (never its value), when keys are in use. */
+  readonly clientKey?: string;
 }
 
 /** What the failover loop learnt from one upstream attempt. */

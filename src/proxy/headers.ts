@@ -15,7 +15,10 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Request headers the service sets itself: the client's value never goes upstream. */
+/**
+ * Request headers the service sets itself, or that hold the client's secrets for this service
+ * (its client key, the admin token, cookies of localhost): the client's value never goes upstream.
+ */
 const REPLACED_ON_REQUEST = new Set([
   'host',
   'content-length',
@@ -23,6 +26,19 @@ const REPLACED_ON_REQUEST = new Set([
   'x-api-key',
   'authorization',
   'expect',
+  'x-admin-token',
+  'cookie',
+]);
+
+/** CORS is this service's decision (settings.allowed_origins), never the upstream's. */
+const DECIDED_HERE_ON_RESPONSE = new Set([
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-headers',
+  'access-control-allow-methods',
+  'access-control-allow-private-network',
+  'access-control-expose-headers',
+  'access-control-max-age',
 ]);
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -78,7 +94,7 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, provider: s
   const out: OutgoingHttpHeaders = {};
   const listed = connectionListed(upstream);
   for (const name in upstream) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || DECIDED_HERE_ON_RESPONSE.has(name) || listed?.has(name)) continue;
     const value = upstream[name];
     if (value !== undefined) out[name] = value;
   }

@@ -1,16 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (!address) return false;
-  if (address === '::1') return true;
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4.startsWith('127.');
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
-}
+import { isLocalHostHeader, isLocalOrigin, isLoopbackAddress } from '../access/local-names.js';
 
 function sameSecret(a: string, b: string): boolean {
   // Hashing first makes the comparison constant-time whatever the lengths.
@@ -25,28 +15,17 @@ function presentedToken(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-function hostnameOf(hostHeader: string): string {
-  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
-  return hostHeader.split(':')[0];
-}
-
 /**
  * A web page the user visits can make the browser send requests to loopback, and DNS rebinding
  * can make them look same-origin: a loopback peer alone is not proof of a local tool. Requests
- * from curl and the CLI carry a loopback Host and no foreign Origin.
+ * from curl and the CLI carry a loopback Host and no foreign Origin; `Sec-Fetch-Site: cross-site` is a
+ * browser saying another site started the request (a navigation carries no Origin).
  */
 function fromLocalName(request: FastifyRequest): boolean {
-  const host = request.headers.host;
-  if (typeof host === 'string' && !isLoopbackHost(hostnameOf(host).toLowerCase())) return false;
-  const origin = request.headers.origin;
-  if (typeof origin === 'string' && origin !== 'null') {
-    try {
-      return isLoopbackHost(new URL(origin).hostname.toLowerCase());
-    } catch {
-      return false;
-    }
-  }
-  return origin !== 'null';
+  const { host, origin } = request.headers;
+  if (typeof host === 'string' && !isLocalHostHeader(host)) return false;
+  if (typeof origin === 'string' && !isLocalOrigin(origin)) return false;
+  return request.headers['sec-fetch-site'] !== 'cross-site';
 }
 
 /**

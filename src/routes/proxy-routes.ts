@@ -3,10 +3,11 @@ import type { ProxyLogFields } from '../proxy/forward.js';
 import { sessionIdentity } from '../proxy/session-identity.js';
 import type { Service } from '../service.js';
 import type { ParsedBody } from './body-parsers.js';
+import { v1AccessGuard } from './v1-access.js';
 
 /** Every /v1/* call goes upstream unchanged: method, path, query string and body bytes. */
 export function proxyRoutes(app: FastifyInstance, service: Service): void {
-  app.all('/v1/*', async (request, reply) => {
+  app.all('/v1/*', { onRequest: v1AccessGuard(service) }, async (request, reply) => {
     const parsed = request.body as ParsedBody | undefined;
     const fields: ProxyLogFields = { attempts: 0, bytes: 0 };
     request.proxyFields = fields;
@@ -19,6 +20,7 @@ export function proxyRoutes(app: FastifyInstance, service: Service): void {
         url: request.url,
         headers: request.headers,
         body: parsed?.raw,
+        clientKey: request.clientKey ?? undefined,
         sessionId: service.wantsSessionIdentity() ? sessionIdentity(request.headers, parsed?.json) : undefined,
       },
       fields,

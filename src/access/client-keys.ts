@@ -1,0 +1,224 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { PASSTHROUGH_WITH_KEYS, type Config } from '../config/schema.js';
+import type { Logger } from '../logging/logger.js';
+import { systemClock, type Clock } from '../oauth/clock.js';
+import { StoreError, type TokenStore } from '../store/token-store.js';
+
+/** The token store document that holds the keys created at run time. */
+export const CLIENT_KEYS_DOCUMENT = 'client_keys';
+/** Last-use times of created keys are written at most this often (and at shutdown). */
+export const LAST_USE_WRITE_INTERVAL_MS = 60_000;
+
+/**
+ * Only a SHA-256 of a created key is stored. The keys are 256 random bits, so a preimage search
+ * is hopeless and a slow password hash (scrypt, argon2) would add nothing but per-request cost.
+ */
+const storedKeySchema = z.object({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  created_at: z.number(),
+  last_used_at: z.number().nullable(),
+});
+const documentSchema = z.object({ keys: z.array(storedKeySchema) });
+
+export type ClientKeySource = 'config' | 'created';
+
+export interface ClientKeyInfo {
+  name: string;
+  source: ClientKeySource;
+  created_at: string | null;
+  last_used_at: string | null;
+}
+
+interface Entry {
+  name: string;
+  source: ClientKeySource;
+  digest: Buffer;
+  createdAt: number | null;
+  lastUsedAt: number | null;
+}
+
+/** A refused key operation, with the HTTP status the admin API answers. */
+export class ClientKeyError extends Error {
+  constructor(
+    readonly status: 404 | 409,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** `ccb-` and 32 random bytes, base64url: 47 characters, safe in any header. */
+export function newClientKey(): string {
+  return `ccb-${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * The keys clients present on /v1: those of settings.client_keys and those created at run time
+ * (kept as hashes in the token store). Matching compares digests in constant time with every key.
+ */
+export class ClientKeys {
+  private configured: Entry[] = [];
+  private created: Entry[] = [];
+  private lastUseTimer: unknown;
+  /** Writes of the document, one after the other; each writes the state at its start. */
+  private writes: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly store: TokenStore,
+    private readonly clock: Clock,
+    private readonly log: Pick<Logger, 'warn'> | undefined,
+  ) {}
+
+  /** Loads the created keys from the store. Throws StoreError when the store or its document cannot be read. */
+  static async open(
+    store: TokenStore,
+    configKeys: Config['settings']['client_keys'],
+    opts: { clock?: Clock; log?: Pick<Logger, 'warn'> } = {},
+  ): Promise<ClientKeys> {
+    const keys = new ClientKeys(store, opts.clock ?? systemClock, opts.log);
+    const stored = await store.loadDocument(CLIENT_KEYS_DOCUMENT);
+    if (stored !== undefined) {
+      const parsed = documentSchema.safeParse(stored);
+      if (!parsed.success) {
+        throw new StoreError(
+          'corrupt',
+          `the client keys in ${store.location} are corrupt (${parsed.error.issues[0]?.message}); they were left as they are. Fix or remove them and restart.`,
+        );
+      }
+      keys.created = parsed.data.keys.map((k) => ({
+        name: k.name,
+        source: 'created',
+        digest: Buffer.from(k.sha256, 'hex'),
+        createdAt: k.created_at,
+        lastUsedAt: k.last_used_at,
+      }));
+    }
+    keys.configure(configKeys);
+    return keys;
+  }
+
+  /** Takes the keys of a (re)loaded config; their last-use times carry over by name. */
+  configure(configKeys: Config['settings']['client_keys']): void {
+    const before = new Map(this.configured.map((e) => [e.name, e.lastUsedAt]));
+    this.configured = configKeys.map((k) => ({
+      name: k.name,
+      source: 'config',
+      digest: sha256(k.key),
+      createdAt: null,
+      lastUsedAt: before.get(k.name) ?? null,
+    }));
+  }
+
+  /** Whether /v1 needs a key: some key exists. */
+  get any(): boolean {
+    return this.configured.length > 0 || this.created.length > 0;
+  }
+
+  /** The name of the key among `presented` (header values, any may be undefined), if one matches. */
+  match(presented: ReadonlyArray<string | undefined>): string | undefined {
+    let found: Entry | undefined;
+    for (const candidate of presented) {
+      if (candidate === undefined || candidate === '') continue;
+      const digest = sha256(candidate);
+      // Every key is compared, whichever matches: the time taken does not say which or whether.
+      for (const entry of this.configured) if (timingSafeEqual(entry.digest, digest)) found ??= entry;
+      for (const entry of this.created) if (timingSafeEqual(entry.digest, digest)) found ??= entry;
+    }
+    if (!found) return undefined;
+    found.lastUsedAt = this.clock.now();
+    if (found.source === 'created') this.scheduleLastUseWrite();
+    return found.name;
+  }
+
+  list(): ClientKeyInfo[] {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return [...this.configured, ...this.created].map((e) => ({
+      name: e.name,
+      source: e.source,
+      created_at: iso(e.createdAt),
+      last_used_at: iso(e.lastUsedAt),
+    }));
+  }
+
+  /** Why `config` cannot be used with the keys created so far, if it cannot. */
+  conflictWith(config: Config): string | undefined {
+    if (this.created.length === 0) return undefined;
+    const i = config.providers.findIndex((p) => p.enabled && p.auth_value === 'passthrough');
+    if (i < 0) return undefined;
+    return `providers[${i}].auth_value: ${PASSTHROUGH_WITH_KEYS} (${this.created.length} key(s) were created with \`claude-code-balancer keys add\`)`;
+  }
+
+  /** Creates a key; its value is returned here and never again. */
+  async create(name: string, config: Config): Promise<{ name: string; key: string; created_at: string }> {
+    if (this.configured.some((e) => e.name === name)) {
+      throw new ClientKeyError(409, `A key named "${name}" is set in settings.client_keys; choose another name.`);
+    }
+    if (this.created.some((e) => e.name === name)) {
+      throw new ClientKeyError(409, `A key named "${name}" exists; remove it first (claude-code-balancer keys remove ${name}) or choose another name.`);
+    }
+    const passthrough = config.providers.findIndex((p) => p.enabled && p.auth_value === 'passthrough');
+    if (passthrough >= 0) {
+      throw new ClientKeyError(409, `providers[${passthrough}] "${config.providers[passthrough].name}" uses passthrough: ${PASSTHROUGH_WITH_KEYS}.`);
+    }
+    const key = newClientKey();
+    const entry: Entry = { name, source: 'created', digest: sha256(key), createdAt: this.clock.now(), lastUsedAt: null };
+    this.created.push(entry);
+    try {
+      await this.write();
+    } catch (err) {
+      this.created = this.created.filter((e) => e !== entry);
+      throw err;
+    }
+    return { name, key, created_at: new Date(entry.createdAt!).toISOString() };
+  }
+
+  async remove(name: string): Promise<void> {
+    if (this.configured.some((e) => e.name === name)) {
+      throw new ClientKeyError(409, `The key "${name}" is set in settings.client_keys: remove it there and reload.`);
+    }
+    const entry = this.created.find((e) => e.name === name);
+    if (!entry) throw new ClientKeyError(404, `No key named "${name}".`);
+    this.created = this.created.filter((e) => e !== entry);
+    try {
+      await this.write();
+    } catch (err) {
+      this.created.push(entry);
+      throw err;
+    }
+  }
+
+  /** At shutdown: writes pending last-use times. */
+  async close(): Promise<void> {
+    if (this.lastUseTimer === undefined) return this.writes;
+    this.clock.clearTimeout(this.lastUseTimer);
+    this.lastUseTimer = undefined;
+    await this.write().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
+  }
+
+  private scheduleLastUseWrite(): void {
+    if (this.lastUseTimer !== undefined) return;
+    this.lastUseTimer = this.clock.setTimeout(() => {
+      this.lastUseTimer = undefined;
+      this.write().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
+    }, LAST_USE_WRITE_INTERVAL_MS);
+  }
+
+  private write(): Promise<void> {
+    const run = this.writes.then(() =>
+      this.store.saveDocument(CLIENT_KEYS_DOCUMENT, {
+        keys: this.created.map((e) => ({
+          name: e.name,
+          sha256: e.digest.toString('hex'),
+          created_at: e.createdAt,
+          last_used_at: e.lastUsedAt,
+        })),
+      }),
+    );
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+}

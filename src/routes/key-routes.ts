@@ -1,0 +1,55 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ClientKeyError } from '../access/client-keys.js';
+import { CLIENT_KEY_NAME } from '../config/schema.js';
+import type { Service } from '../service.js';
+import { StoreError } from '../store/token-store.js';
+import type { ParsedBody } from './body-parsers.js';
+
+const createBody = z.object({
+  name: z
+    .string({ error: 'name is required, e.g. {"name": "laptop"}' })
+    .regex(CLIENT_KEY_NAME, 'name must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+});
+
+/** Client keys for /v1 (behind the admin access guard): create (the value is shown once), list, remove. */
+export function keyRoutes(app: FastifyInstance, service: Service): void {
+  const keys = () => service.clientKeys;
+
+  app.get('/admin/keys', async () => ({ keys: keys().list() }));
+
+  app.post('/admin/keys', async (request, reply) => {
+    const parsed = createBody.safeParse((request.body as ParsedBody | undefined)?.json);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
+    }
+    try {
+      const created = await keys().create(parsed.data.name, service.config);
+      service.logger.info({ client_key: created.name }, 'client key created');
+      return reply.code(201).send({
+        ...created,
+        message: 'This is the only time the key is shown. Clients send it as x-api-key or Authorization: Bearer.',
+        usage: `ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=${created.key} claude`,
+      });
+    } catch (err) {
+      return keyError(reply, err);
+    }
+  });
+
+  app.delete('/admin/keys/:name', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    try {
+      await keys().remove(name);
+      service.logger.info({ client_key: name }, 'client key removed');
+      return { status: 'removed', name };
+    } catch (err) {
+      return keyError(reply, err);
+    }
+  });
+}
+
+function keyError(reply: FastifyReply, err: unknown) {
+  if (err instanceof ClientKeyError) return reply.code(err.status).send({ error: err.status === 404 ? 'not_found' : 'conflict', message: err.message });
+  if (err instanceof StoreError) return reply.code(503).send({ error: 'store_failed', message: `Token store: ${err.message}` });
+  throw err;
+}
