@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { CliError } from './cli/admin-client.js';
+// Only small modules here: `serve` catches SIGHUP before anything heavy is imported.
+import { CliError } from './cli/cli-error.js';
+import { HangupReloads } from './cli/hangups.js';
 import { SERVE_USAGE } from './cli/usage.js';
 
 const USAGE = `Usage: claude-code-balancer <command> [options]
@@ -27,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     // Commands are loaded on demand: the account commands start in a fraction of the server's import time.
     case 'serve':
-      await (await import('./cli/serve.js')).serve(rest);
+      await (await import('./cli/serve.js')).serve(rest, new HangupReloads());
       return -1;
     case 'login':
       return (await import('./cli/login.js')).loginCommand(rest);

@@ -4,8 +4,9 @@ import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 
 export const DEFAULT_SERVICE_URL = 'http://127.0.0.1:9090';
 
-/** A failure the CLI reports as one line and exit code 1. */
-export class CliError extends Error {}
+import { CliError } from './cli-error.js';
+
+export { CliError };
 
 export interface AdminTarget {
   url: string;

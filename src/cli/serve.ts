@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
+import type { HangupReloads } from './hangups.js';
 import { SERVE_USAGE } from './usage.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -17,7 +18,7 @@ function fail(code: number, lines: string[]): never {
 }
 
 /** `claude-code-balancer serve`: load the config, start the service, handle reloads and shutdown. */
-export async function serve(argv: string[]): Promise<void> {
+export async function serve(argv: string[], hangups: HangupReloads): Promise<void> {
   let values: { config?: string; port?: string; host?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -32,15 +33,6 @@ export async function serve(argv: string[]): Promise<void> {
     process.stdout.write(`${SERVE_USAGE}\n`);
     return;
   }
-  // Before anything slow (the keyring probe can take seconds): SIGHUP's default action ends the
-  // process. A reload asked for while starting runs once the service is up.
-  let reload: (() => void) | undefined;
-  let reloadAsked = false;
-  const onHangup = () => {
-    if (reload) reload();
-    else reloadAsked = true;
-  };
-  process.on('SIGHUP', onHangup);
   const configPath = resolveConfigPath(values.config, process.env);
   let config: Config;
   try {
@@ -85,12 +77,11 @@ export async function serve(argv: string[]): Promise<void> {
   service.setListenUrl(localServiceUrl(host, boundPort));
   printStartup(service);
 
-  reload = () => {
+  hangups.ready(() => {
     void service.reload().then((result) => {
       if (!result.ok) process.stderr.write(`Reload refused; the running config stays in force:\n${result.problems.join('\n')}\n`);
     });
-  };
-  if (reloadAsked) reload();
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -45,13 +45,17 @@ export interface ServiceProcess {
 }
 
 /** Starts `claude-code-balancer serve` as a real process and waits until it listens. */
-export function startServiceProcess(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ServiceProcess> {
+export function startServiceProcess(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<ServiceProcess> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [CLI, 'serve', ...args], {
       env: options.env ?? process.env,
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     let started = false;
