@@ -28,9 +28,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     // Commands are loaded on demand: the account commands start in a fraction of the server's import time.
-    case 'serve':
-      await (await import('./cli/serve.js')).serve(rest, new HangupReloads());
+    case 'serve': {
+      const hangups = new HangupReloads();
+      await (await import('./cli/serve.js')).serve(rest, hangups);
       return -1;
+    }
     case 'login':
       return (await import('./cli/login.js')).loginCommand(rest);
     case 'accounts':

@@ -1,4 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -7,6 +9,7 @@ import { request } from 'undici';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { startServiceProcess } from '../support/cli.js';
 import { apiKeyProvider, configWith, startService } from '../support/harness.js';
+import { clientEnv } from '../support/secret-service.js';
 
 const post = (url: string) =>
   request(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"m","max_tokens":1,"messages":[]}' });
@@ -72,4 +75,52 @@ describe('reloading the config', () => {
       await proc.stop();
     }
   });
+
+  it('a SIGHUP while the service starts (keyring probe waiting on a silent D-Bus) does not kill it; the reload runs once it is up (#10.8)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccb-hup-start-'));
+    const file = join(dir, 'providers.yaml');
+    const write = (name: string, url: string) =>
+      writeFileSync(file, yaml.dump(configWith([apiKeyProvider(name, url)], { oauth: { store: 'auto', file_path: join(dir, 'accounts.json') } })));
+    write('A', a.url);
+
+    // A session bus that accepts connections and never answers: `store: auto` waits for it (2 s).
+    const busPath = join(dir, 'silent-bus');
+    let probing!: () => void;
+    const probeStarted = new Promise<void>((resolve) => (probing = resolve));
+    const connections: Socket[] = [];
+    const bus: Server = createServer((connection) => {
+      connections.push(connection);
+      connection.resume();
+      probing();
+    });
+    await new Promise<void>((resolve) => bus.listen(busPath, resolve));
+
+    let child!: ChildProcess;
+    const env = clientEnv({ HOME: dir, XDG_DATA_HOME: dir, XDG_RUNTIME_DIR: dir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${busPath}` });
+    const started = startServiceProcess(['--config', file, '--port', '0'], { env, onSpawn: (c) => (child = c) });
+    try {
+      await Promise.race([probeStarted, started.then(() => Promise.reject(new Error('started without asking the bus')))]);
+      // The service is in the middle of starting: nothing is listening yet.
+      write('B', b.url);
+      child.kill('SIGHUP');
+      child.kill('SIGHUP');
+      const proc = await started;
+      // The probe gave up; ending its connection lets keytar's blocked thread return, so the process can exit.
+      for (const c of connections) c.destroy();
+      try {
+        expect(proc.stderr()).toMatch(/store:\s+file/);
+        await proc.waitForStdout(/"msg":"config reloaded"/);
+        expect(await providerServing(proc.url)).toBe('B');
+        // Two signals while starting ask for one reload.
+        expect(proc.stdout().match(/"msg":"config reloaded"/g)).toHaveLength(1);
+        expect(child.exitCode).toBeNull();
+        expect(child.signalCode).toBeNull();
+      } finally {
+        await proc.stop();
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      bus.close();
+    }
+  }, 20_000);
 });
