@@ -28,14 +28,15 @@ afterEach(async () => {
 
 async function start(settings: Record<string, unknown> = {}, store = new MemoryTokenStore()) {
   upstream = await startFakeAnthropic();
-  svc = await startService({ config: configWith([apiKeyProvider('p', upstream.url)], settings), store });
+  svc = await startService({ config: configWith([apiKeyProvider('p', upstream.url)], settings), store, env: { ...process.env, LAPTOP_KEY: CONFIG_KEY } });
   return svc;
 }
 
 describe('/admin/keys', () => {
   it('creates a key shown once, stores only its SHA-256, lists names and times, removes it', async () => {
     const store = new MemoryTokenStore();
-    const { url } = await start({ client_keys: [{ name: 'laptop', key: CONFIG_KEY }] }, store);
+    const { url } = await start({ client_keys: [{ name: 'laptop', key: '${LAPTOP_KEY}' }] }, store);
+    expect((await postMessage(url, { headers: { authorization: `Bearer ${CONFIG_KEY}` } })).status).toBe(200);
 
     const created = await admin(url, 'POST', '/admin/keys', { body: { name: 'ci-runner' } });
     expect(created.status).toBe(201);
@@ -54,7 +55,7 @@ describe('/admin/keys', () => {
     expect(listed.text).not.toContain(key);
     expect(listed.text).not.toContain(CONFIG_KEY);
     expect(listed.json.keys).toEqual([
-      { name: 'laptop', source: 'config', created_at: null, last_used_at: null },
+      { name: 'laptop', source: 'config', created_at: null, last_used_at: expect.stringMatching(/^\d{4}-/) },
       { name: 'ci-runner', source: 'created', created_at: created.json.created_at, last_used_at: expect.stringMatching(/^\d{4}-/) },
     ]);
 

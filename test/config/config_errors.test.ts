@@ -56,6 +56,17 @@ const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
     expect: [/providers\[0\]\.name: must be printable ASCII/],
   },
   {
+    name: 'bad client keys and allowed origins',
+    yaml: `providers:${provider()}\nsettings:\n  client_keys:\n    - {name: "a", key: "short"}\n    - {name: "a b", key: "a-long-enough-key-0123456789"}\n    - {name: "a", key: "another-long-key-0123456789"}\n  allowed_origins: ["https://app.example/path", "null"]\n`,
+    expect: [
+      /settings\.client_keys\[0\]\.key: must be at least 24 characters/,
+      /settings\.client_keys\[1\]\.name: must be 1-64 letters/,
+      /settings\.client_keys\[2\]\.name: duplicate key name "a" \(also client_keys\[0\]\)/,
+      /settings\.allowed_origins\[0\]: must be an origin/,
+      /settings\.allowed_origins\[1\]: must be an origin/,
+    ],
+  },
+  {
     name: 'no enabled provider',
     yaml: `providers:${provider('\n    enabled: false')}\n`,
     expect: [/providers: no enabled provider/],
@@ -96,6 +107,8 @@ describe('config values', () => {
       log_level: 'info',
       failure_cooldown: 60,
       max_body_bytes: 32 * 1024 * 1024,
+      client_keys: [],
+      allowed_origins: [],
       oauth: { enable_auto_refresh: true, enable_persistence: true, service_name: 'claude-code-balancer', refresh_lead_seconds: 300, strategy: 'session' },
     });
     expect(config.providers[0].enabled).toBe(true);

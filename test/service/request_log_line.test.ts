@@ -9,7 +9,7 @@ function capture(level = 'info') {
 
 /** The keys in the order app.ts passes them, which is the order pino writes them in. */
 const ORDER: (keyof RequestLogLine)[] = [
-  'req_id', 'method', 'path', 'provider', 'account', 'attempts', 'status', 'client_closed', 'duration_ms', 'bytes', 'upstream_request_id', 'error',
+  'req_id', 'method', 'path', 'provider', 'account', 'client_key', 'attempts', 'status', 'client_closed', 'duration_ms', 'bytes', 'upstream_request_id', 'error',
 ];
 const ordered = (fields: RequestLogLine) => Object.fromEntries(ORDER.map((k) => [k, fields[k]]));
 
@@ -23,6 +23,7 @@ describe('the per-request log line', () => {
       path: '/v1/messages?beta=true',
       provider: 'primary',
       account: 'a@example.com',
+      client_key: 'laptop',
       attempts: 2,
       status: 200,
       duration_ms: 12.3,
