@@ -1,6 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { logRequestLine } from './logging/logger.js';
-import { anthropicErrorBody } from './proxy/anthropic-errors.js';
+import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
 import { adminAccessGuard } from './routes/admin-access.js';
 import { adminRoutes } from './routes/admin-routes.js';

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import type { DestinationStream } from 'pino';
 import type { Clock } from './oauth/clock.js';
 import { OAuthCredentialSource } from './oauth/oauth-credentials.js';
-import { OAuthManager } from './oauth/oauth-manager.js';
+import { OAuthSubsystem } from './oauth/subsystem.js';
 import { ProviderManager } from './providers/provider-manager.js';
 import { Forwarder } from './proxy/forward.js';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
@@ -38,7 +38,7 @@ export class Service {
   readonly logger: Logger;
   readonly providers: ProviderManager;
   readonly forwarder: Forwarder;
-  readonly oauth: OAuthManager;
+  readonly oauth: OAuthSubsystem;
   /** The keys /v1 clients present (settings.client_keys and those created at run time). */
   readonly clientKeys: ClientKeys;
   readonly storeReason: string;
@@ -56,15 +56,18 @@ export class Service {
     this.overrides = options.overrides ?? {};
     this.logger = logger;
     this.storeReason = storeReason;
-    this.oauth = new OAuthManager(config.settings.oauth, {
+    this.oauth = new OAuthSubsystem(config.settings.oauth, {
       store,
       log: logger,
       clock: options.clock,
       serviceUrl: () => this.listenUrl,
       printBanner: options.printBanner,
     });
-    const oauthSource = new OAuthCredentialSource(this.oauth);
-    this.providers = new ProviderManager(config.providers, config.settings.failure_cooldown, () => oauthSource);
+    this.providers = new ProviderManager(
+      config.providers,
+      config.settings.failure_cooldown,
+      (provider) => new OAuthCredentialSource(this.oauth, provider.name),
+    );
     this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms });
     this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
   }

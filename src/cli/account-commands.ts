@@ -54,7 +54,8 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D'], rows)}\n`);
   process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve.\n`);
   for (const t of body.tokens) {
-    if (t.status === 'reauth_required') process.stdout.write(`${t.account_email} needs a new login: claude-code-balancer login --email ${t.account_email}\n`);
+    if (t.status === 'needs_login') process.stdout.write(`${t.account_email} needs a new login: claude-code-balancer login --email ${t.account_email}\n`);
+    if (t.status === 'banned') process.stdout.write(`${t.account_email} is banned (${t.last_error ?? 'its organization may not use OAuth'}); it is never refreshed. Remove it: claude-code-balancer logout ${t.account_email}\n`);
   }
 }
 
@@ -101,7 +102,7 @@ export async function refreshCommand(argv: string[]): Promise<void> {
     `/oauth/refresh/${encodeURIComponent(email)}`,
   );
   if (status !== 200) {
-    const hint = body.account_status === 'reauth_required' ? `\nLog in again: claude-code-balancer login --email ${email}` : '';
+    const hint = body.account_status === 'needs_login' ? `\nLog in again: claude-code-balancer login --email ${email}` : '';
     throw new CliError(`Refresh of ${email} failed: ${body.error ?? status}${hint}`);
   }
   process.stdout.write(`Refreshed ${email}; the token now expires ${body.expires_at} (in ${formatDuration(Date.parse(body.expires_at!) - Date.now())}).\n`);

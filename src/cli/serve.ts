@@ -4,6 +4,7 @@ import { buildApp } from '../app.js';
 import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Service } from '../service.js';
+import { statusName } from '../oauth/account.js';
 import { StoreError } from '../store/token-store.js';
 import type { HangupReloads } from './hangups.js';
 import { SERVE_USAGE } from './usage.js';
@@ -131,12 +132,13 @@ function briefly(reason: string): string {
 
 /** What a user needs to see once the service is up (never a token). */
 function printStartup(service: Service): void {
-  const accounts = service.oauth.list();
+  const accounts = service.oauth.pool.list();
+  const now = service.oauth.pool.clock.now();
   const hasOAuth = service.config.providers.some((p) => p.enabled && p.auth_value === 'oauth');
   const lines = [
     `claude-code-balancer listening on ${service.url}`,
     `  config:   ${service.configPath}`,
-    `  store:    ${service.oauth.store.kind}, ${service.oauth.store.location} (${briefly(service.storeReason)})`,
+    `  store:    ${service.oauth.pool.store.kind}, ${service.oauth.pool.store.location} (${briefly(service.storeReason)})`,
     `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,
   ];
   if (hasOAuth) {
@@ -145,7 +147,7 @@ function printStartup(service: Service): void {
     } else {
       lines.push(`  accounts: ${accounts.length}`);
       for (const a of accounts) {
-        lines.push(`    - ${a.record.email} (${a.record.status}, token expires ${new Date(a.record.expires_at).toISOString()})`);
+        lines.push(`    - ${a.email} (${statusName(a.availability(now))}, token expires ${new Date(a.record.expires_at).toISOString()})`);
       }
     }
   }
@@ -160,9 +162,9 @@ function printStartup(service: Service): void {
   }
   process.stderr.write(`${lines.join('\n')}\n`);
   // The same banner a client's request would cause, so the first login is one copy-paste away.
-  if (hasOAuth && accounts.length === 0) service.oauth.authRequired('no Claude account is logged in yet');
+  if (hasOAuth && accounts.length === 0) service.oauth.pool.exhausted('no Claude account is logged in yet');
   service.logger.info(
-    { url: service.url, config: service.configPath, store: service.oauth.store.kind, accounts: accounts.map((a) => a.record.email) },
+    { url: service.url, config: service.configPath, store: service.oauth.pool.store.kind, accounts: accounts.map((a) => a.email) },
     'service started',
   );
 }

@@ -80,7 +80,10 @@ export const oauthSettingsSchema = z.strictObject({
   file_path: z.string().min(1).optional(),
   refresh_lead_seconds: z.number().int().nonnegative().default(300),
   refresh_retry_seconds: positiveInt.default(3600),
-  strategy: z.enum(['session', 'round_robin']).default('session'),
+  /** How requests are spread over the accounts (README: spreading gives headroom, staying on one looks like one person's use). */
+  strategy: z.enum(['session', 'round_robin', 'fill']).default('session'),
+  /** fill: move on to the next account once the current one's 5-hour utilization passes this. */
+  fill_threshold: z.number().min(0).max(1).default(0.95),
   client_id: z.string().min(1).default(ANTHROPIC_OAUTH_DEFAULTS.client_id),
   authorize_url: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.authorize_url),
   token_url: httpUrl.default(ANTHROPIC_OAUTH_DEFAULTS.token_url),

@@ -1,6 +1,7 @@
 import type { Logger } from '../logging/logger.js';
 import type { TokenStore } from '../store/token-store.js';
-import { accountKey, type PoolAccount } from './account.js';
+import { accountKey, liveSnapshot } from '../store/account-record.js';
+import type { Account } from './account.js';
 import type { Clock } from './clock.js';
 
 /** Usage statistics reach the store at most this often per account: never a keyring write per request. */
@@ -15,10 +16,10 @@ const FAILED_WRITE_RETRY_MS = 30_000;
 export class AccountPersistence {
   private readonly tails = new Map<string, Promise<boolean>>();
   /** A queued write not yet started, which a later save of the same account can share. */
-  private readonly notStarted = new Map<string, { account: PoolAccount; write: Promise<boolean> }>();
+  private readonly notStarted = new Map<string, { account: Account; write: Promise<boolean> }>();
   private readonly usageTimers = new Map<string, unknown>();
   private readonly lastWrite = new Map<string, number>();
-  private readonly failed = new Map<string, PoolAccount>();
+  private readonly failed = new Map<string, Account>();
   private retryTimer: unknown = null;
 
   constructor(
@@ -28,7 +29,7 @@ export class AccountPersistence {
   ) {}
 
   /** Persists the account now; resolves true once durable, false when the write failed (it is retried). */
-  save(account: PoolAccount): Promise<boolean> {
+  save(account: Account): Promise<boolean> {
     const key = accountKey(account.record.email);
     const queued = this.notStarted.get(key);
     // Only the same account object: after a delete and a new login of the email, it is a new one.
@@ -62,7 +63,7 @@ export class AccountPersistence {
   }
 
   /** A use of the account changed its statistics: write them within USAGE_WRITE_INTERVAL_MS. */
-  noteUsage(account: PoolAccount): void {
+  noteUsage(account: Account): void {
     const key = accountKey(account.record.email);
     if (this.usageTimers.has(key)) return;
     const since = this.clock.now() - (this.lastWrite.get(key) ?? 0);
@@ -71,13 +72,13 @@ export class AccountPersistence {
       key,
       this.clock.setTimeout(() => {
         this.usageTimers.delete(key);
-        if (!account.removed) void this.save(account);
+        if (!account.retired) void this.save(account);
       }, delay),
     );
   }
 
   /** At shutdown: every pending usage write and failed write, now. */
-  async flush(accounts: Iterable<PoolAccount>): Promise<void> {
+  async flush(accounts: Iterable<Account>): Promise<void> {
     const pending: Promise<boolean>[] = [];
     for (const account of accounts) {
       const key = accountKey(account.record.email);
@@ -97,10 +98,18 @@ export class AccountPersistence {
     this.usageTimers.delete(key);
   }
 
-  private async write(key: string, account: PoolAccount): Promise<boolean> {
-    if (account.removed) return true;
+  private async write(key: string, account: Account): Promise<boolean> {
+    if (account.retired) return true;
     try {
-      await this.store.save({ ...account.record, scopes: [...account.record.scopes] });
+      const { record } = account;
+      const now = this.clock.now();
+      // A utilization snapshot whose window has reset says nothing any more: it is not kept.
+      await this.store.save({
+        ...record,
+        scopes: [...record.scopes],
+        utilization_5h: liveSnapshot(record.utilization_5h, now),
+        utilization_7d: liveSnapshot(record.utilization_7d, now),
+      });
       this.lastWrite.set(key, this.clock.now());
       this.failed.delete(key);
       return true;
@@ -119,7 +128,7 @@ export class AccountPersistence {
     if (this.retryTimer) return;
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
-      for (const account of this.failed.values()) if (!account.removed) void this.save(account);
+      for (const account of this.failed.values()) if (!account.retired) void this.save(account);
     }, FAILED_WRITE_RETRY_MS);
   }
 }

@@ -1,60 +1,86 @@
+import type { AccountRecord } from '../store/account-record.js';
 import { emptyRateLimitState, type RateLimitState } from './rate-limit.js';
 
-/** One Claude account of the pool, as held in memory and as persisted by a TokenStore. */
-export type AccountStatus = 'active' | 'refreshing' | 'reauth_required' | 'error';
+/** Where an account stands right now, as the scheduler, the final answer, /oauth/status and the CLI see it. */
+export type AvailabilityState = 'usable' | 'refreshing' | 'cooling_down' | 'rate_limited' | 'needs_login' | 'banned' | 'disabled';
 
-export interface AccountRecord {
-  /** Key of the account: the email as the user gave it or as Anthropic returned it. Compared case-insensitively. */
-  email: string;
-  access_token: string;
-  /** Single-use and rotating. null for tokens that cannot be refreshed. */
-  refresh_token: string | null;
-  /** Epoch milliseconds. */
-  expires_at: number;
-  scopes: string[];
-  account_uuid: string | null;
-  organization_uuid: string | null;
-  organization_name: string | null;
-  /** Epoch milliseconds. */
-  created_at: number;
-  usage_count: number;
-  /** Epoch milliseconds, or null when never used. */
-  last_used: number | null;
-  /** Epoch milliseconds of the last successful refresh. */
-  last_refresh_at: number | null;
-  status: AccountStatus;
-  last_error: string | null;
-}
+export type Availability =
+  | { state: 'usable' }
+  | { state: Exclude<AvailabilityState, 'usable'>; reason: string; /** Epoch ms when this state ends by itself. */ until?: number };
 
-export function accountKey(email: string): string {
-  return email.trim().toLowerCase();
-}
+/** After a failed refresh, an expired token is not refreshed again on demand before this. */
+export const ON_DEMAND_RETRY_MS = 30_000;
 
-/** An account as the running pool holds it: the persisted record plus state that lives only in memory. */
-export interface PoolAccount {
-  record: AccountRecord;
+/**
+ * One Claude account of the running pool: its persisted record and the state that lives only in
+ * memory. The record is replaced as a whole (by the pool) and never rewritten by a runtime
+ * judgement; a re-login or a delete retires this object, so work still holding it can tell.
+ */
+export class Account {
   /** The one refresh in flight for this account, shared by everyone who needs it. */
-  refreshing: Promise<void> | null;
-  /** When the scheduled refresh fires. */
-  timer: unknown;
-  limits: RateLimitState;
+  refreshing: Promise<void> | null = null;
+  limits: RateLimitState = emptyRateLimitState();
   /** After a transient refresh failure: no on-demand refresh before this (epoch ms) while the token still works. */
-  refreshBackoffUntil: number;
+  refreshBackoffUntil = 0;
   /** Epoch ms of the last transient refresh failure (0: none since the last success). */
-  lastRefreshFailureAt: number;
-  /** Set once the account is deleted, so in-flight work does not bring it back. */
-  removed: boolean;
+  lastRefreshFailureAt = 0;
+  /** The access token the upstream refused: it counts as expired until a refresh replaces it. */
+  refusedToken: string | null = null;
+  /** What went wrong last, for /oauth/status; cleared by success. */
+  lastError: string | null = null;
+  /** Upstream attempts made with this account (a 401 and its retry are two); usage_count counts requests served. */
+  attempts = 0;
+  /** Set by the pool once the account is deleted or replaced by a new login. */
+  retired = false;
+  /** Something went wrong that a later success should announce as `recovered`. */
+  troubled = false;
+
+  constructor(
+    public record: AccountRecord,
+    /** Position in the pool (login order), for rotations that must not depend on object identity. */
+    readonly seq: number,
+  ) {}
+
+  get email(): string {
+    return this.record.email;
+  }
+
+  /** Epoch ms until which the current access token can be used (a refused token is already over). */
+  tokenUsableUntil(): number {
+    return this.refusedToken === this.record.access_token ? 0 : this.record.expires_at;
+  }
+
+  /** The one rule for whether this account can take a request now, and if not, why and until when. */
+  availability(now: number): Availability {
+    if (this.retired) return { state: 'disabled', reason: 'removed from the pool' };
+    const { verdict, refresh_token } = this.record;
+    if (verdict) return { state: verdict.state, reason: verdict.reason };
+    const tokenUntil = this.tokenUsableUntil();
+    if (this.refreshing) return { state: 'refreshing', reason: 'a token refresh is under way' };
+    if (!refresh_token && tokenUntil <= now) return { state: 'needs_login', reason: 'the token expired and cannot be refreshed' };
+    const { limitedUntil, cooldownUntil } = this.limits;
+    if (limitedUntil > now && limitedUntil >= cooldownUntil) {
+      return { state: 'rate_limited', reason: 'subscription rate limit reached', until: limitedUntil };
+    }
+    if (cooldownUntil > now) return { state: 'cooling_down', reason: this.limits.cooldownReason, until: cooldownUntil };
+    // An expired token is refreshed on demand, but not by every request while the token endpoint fails.
+    if (tokenUntil <= now && now - this.lastRefreshFailureAt < ON_DEMAND_RETRY_MS) {
+      return {
+        state: 'cooling_down',
+        reason: `the token expired and the last refresh failed: ${this.lastError ?? 'token endpoint error'}`,
+        until: this.lastRefreshFailureAt + ON_DEMAND_RETRY_MS,
+      };
+    }
+    return { state: 'usable' };
+  }
 }
 
-/** A record as the pool holds it, with nothing in flight and no limits known yet. */
-export function newPoolAccount(record: AccountRecord): PoolAccount {
-  return {
-    record,
-    refreshing: null,
-    timer: null,
-    limits: emptyRateLimitState(),
-    refreshBackoffUntil: 0,
-    lastRefreshFailureAt: 0,
-    removed: false,
-  };
+/** A candidate for a request: usable now, or as soon as the refresh in flight lands (the request waits for it). */
+export function canTakeRequests(availability: Availability): boolean {
+  return availability.state === 'usable' || availability.state === 'refreshing';
+}
+
+/** The availability as one word for /oauth/status, the CLI and the console ('active' when usable). */
+export function statusName(availability: Availability): string {
+  return availability.state === 'usable' ? 'active' : availability.state;
 }

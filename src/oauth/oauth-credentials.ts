@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { mergeBetas } from '../proxy/headers.js';
-import { errorResponse, type SyntheticResponse } from '../proxy/anthropic-errors.js';
+import { mergeBetas } from '../anthropic/betas.js';
+import type { SyntheticResponse } from '../anthropic/errors.js';
+import { isCredentialRefused, isOrganizationBanned, parseUpstreamError } from '../anthropic/upstream-errors.js';
 import type {
   AttemptOutcome,
   AttemptVerdict,
@@ -10,22 +11,22 @@ import type {
   OutgoingHeaders,
   ProxyRequestInfo,
 } from '../providers/credentials.js';
-import type { PoolAccount } from './account.js';
-import { isUsable } from './account-scheduler.js';
-import type { OAuthManager } from './oauth-manager.js';
-import { bare429CooldownMs, recordUnifiedHeaders, subscriptionLimitUntil } from './rate-limit.js';
+import { canTakeRequests, type Account } from './account.js';
+import { poolAnswer } from './final-answer.js';
+import { bare429CooldownMs, recordUnifiedHeaders, refusedAfterRefreshCooldownMs, subscriptionLimitUntil } from './rate-limit.js';
+import type { OAuthSubsystem } from './subsystem.js';
 
 interface AccountCredential extends Credential {
-  readonly account: PoolAccount;
+  readonly account: Account;
   readonly token: string;
 }
 
-function accountCredential(account: PoolAccount, beta: string): AccountCredential {
+function accountCredential(account: Account, beta: string): AccountCredential {
   const token = account.record.access_token;
   return {
     account,
     token,
-    label: account.record.email,
+    label: account.email,
     apply(headers: OutgoingHeaders) {
       headers.authorization = `Bearer ${token}`;
       mergeBetas(headers, beta);
@@ -33,55 +34,47 @@ function accountCredential(account: PoolAccount, beta: string): AccountCredentia
   };
 }
 
-function upstreamError(body: string | undefined): { type: string; message: string } {
-  if (!body) return { type: '', message: '' };
-  try {
-    const { error } = JSON.parse(body) as { error?: { type?: unknown; message?: unknown } };
-    return {
-      type: typeof error?.type === 'string' ? error.type : '',
-      message: typeof error?.message === 'string' ? error.message : '',
-    };
-  } catch {
-    return { type: '', message: '' };
-  }
-}
-
-const ORG_NOT_ALLOWED = /not allowed for this organization/i;
-
 /** The account pool as a provider's credential source: which account serves each attempt, and what each outcome means. */
 export class OAuthCredentialSource implements CredentialSource {
-  constructor(private readonly manager: OAuthManager) {}
+  constructor(
+    private readonly oauth: OAuthSubsystem,
+    /** The providers.yaml name, for the pool's events. */
+    private readonly provider?: string,
+  ) {}
 
   begin(request: ProxyRequestInfo): CredentialSession {
-    return new OAuthCredentialSession(this.manager, request.sessionId);
+    return new OAuthCredentialSession(this.oauth, request.sessionId, this.provider);
   }
 }
 
 class OAuthCredentialSession implements CredentialSession {
-  private readonly tried = new Set<PoolAccount>();
-  private readonly retriedAfter401 = new Set<PoolAccount>();
-  private retrySame: PoolAccount | null = null;
+  private readonly tried = new Set<Account>();
+  private readonly retriedAfter401 = new Set<Account>();
+  private retrySame: Account | null = null;
 
   constructor(
-    private readonly manager: OAuthManager,
+    private readonly oauth: OAuthSubsystem,
     private readonly sessionId: string | undefined,
+    private readonly provider: string | undefined,
   ) {}
 
   async next(): Promise<Credential | null> {
-    const beta = this.manager.oauthSettings.oauth_beta;
+    const { pool, refresher } = this.oauth;
+    const beta = this.oauth.settings.oauth_beta;
     if (this.retrySame) {
       const account = this.retrySame;
       this.retrySame = null;
-      this.manager.markUsed(account);
+      pool.noteAttempt(account);
       return accountCredential(account, beta);
     }
     for (;;) {
-      const now = this.manager.clock.now();
-      const account = this.manager.scheduler.pick(this.manager.list(), this.sessionId, this.tried, now);
+      const now = pool.clock.now();
+      const candidates = pool.list().filter((a) => !this.tried.has(a) && canTakeRequests(a.availability(now)));
+      const account = this.oauth.selector.select(candidates, { sessionId: this.sessionId, now })[0];
       if (!account) return null;
       this.tried.add(account);
-      if (!(await this.manager.ensureFresh(account))) continue;
-      this.manager.markUsed(account);
+      if (!(await refresher.prepare(account))) continue;
+      pool.noteAttempt(account);
       return accountCredential(account, beta);
     }
   }
@@ -90,86 +83,75 @@ class OAuthCredentialSession implements CredentialSession {
     const { account, token } = credential as AccountCredential;
     // The upstream itself is unreachable: another account of the same upstream will not help.
     if (outcome.kind === 'network') return 'next_provider';
+    const { pool } = this.oauth;
     const { status, headers } = outcome;
-    const limits = account.limits;
-    recordUnifiedHeaders(limits, headers);
+    const reported = recordUnifiedHeaders(account.limits, headers);
+    if (reported) pool.noteUtilization(account, reported);
 
-    const error = upstreamError(status === 401 || status === 403 ? outcome.body : undefined);
-    const orgRefused = status === 403 && ORG_NOT_ALLOWED.test(error.message);
-    // A revoked token sometimes comes as a 403 authentication_error; other 403s are about the
-    // request or the organization, and a refresh cannot fix them.
-    if (status === 401 || (status === 403 && error.type === 'authentication_error' && !orgRefused)) {
-      if (!this.retriedAfter401.has(account)) {
-        this.retriedAfter401.add(account);
-        const next = await this.manager.refreshAfterRejection(account, token);
-        if (next === 'retry') {
-          this.retrySame = account;
-          return 'retry';
-        }
-        if (next === 'wait') return 'retry';
-      }
-      if (account.record.status !== 'reauth_required') {
-        this.manager.markReauthRequired(account, `upstream ${status}: ${error.message || 'authentication failed'}`);
-      }
+    const error = parseUpstreamError(status === 401 || status === 403 ? outcome.body : undefined);
+    if (isCredentialRefused(status, error)) return this.onRefused(account, token, `upstream ${status}: ${error.message || 'authentication failed'}`);
+    if (isOrganizationBanned(status, error)) {
+      pool.setVerdict(account, 'banned', error.message, this.provider);
       return 'retry';
     }
-    if (status === 403) {
-      if (orgRefused) this.manager.markError(account, error.message);
-      // Another account may have the access this one lacks; the client gets the 403 if none has.
-      return 'retry';
-    }
+    // Another account may have the access this one lacks; the client gets the 403 if none has.
+    if (status === 403) return 'retry';
     if (status === 429) {
       this.on429(account, headers);
       return 'retry';
     }
     if (status >= 500) return 'retry';
-    if (status < 400) limits.bare429Streak = 0;
+    if (status < 400) {
+      account.limits.bare429Streak = 0;
+      account.limits.refusedAfterRefreshStreak = 0;
+      pool.recovered(account, this.provider);
+    }
+    pool.noteServed(account);
     return 'deliver';
   }
 
-  private on429(account: PoolAccount, headers: IncomingHttpHeaders): void {
-    const now = this.manager.clock.now();
+  private async onRefused(account: Account, token: string, reason: string): Promise<AttemptVerdict> {
+    const { pool, refresher } = this.oauth;
+    if (!this.retriedAfter401.has(account)) {
+      this.retriedAfter401.add(account);
+      const next = await refresher.afterRejection(account, token);
+      if (next === 'retry') this.retrySame = account;
+      // No refresh token, or no verdict yet from the token endpoint: the token is dead for good.
+      else if (next === 'needs_login') pool.setVerdict(account, 'needs_login', reason, this.provider);
+      return 'retry';
+    }
+    // Refused again right after a refresh that worked (a revoke racing the retry): the refresh
+    // token is fine, so this is no lost login. The account pauses, then gets a new token.
+    const limits = account.limits;
+    limits.refusedAfterRefreshStreak++;
+    account.refusedToken = token;
+    const now = pool.clock.now();
+    pool.coolDown(account, now + refusedAfterRefreshCooldownMs(limits.refusedAfterRefreshStreak), `${reason} (right after a refresh)`);
+    return 'retry';
+  }
+
+  private on429(account: Account, headers: IncomingHttpHeaders): void {
+    const { pool } = this.oauth;
+    const now = pool.clock.now();
     const limits = account.limits;
     const until = subscriptionLimitUntil(headers, now);
     if (until !== null) {
-      limits.limitedUntil = until;
+      pool.rateLimited(account, until, this.provider);
       return;
     }
     // A request-scoped 429: a short, growing pause, but never for the last account that can serve.
     limits.bare429Streak++;
-    const othersUsable = this.manager.list().some((a) => a !== account && isUsable(a, now));
-    if (othersUsable) limits.cooldownUntil = now + bare429CooldownMs(limits.bare429Streak);
+    const othersUsable = pool.list().some((a) => a !== account && a.availability(now).state === 'usable');
+    if (othersUsable) pool.coolDown(account, now + bare429CooldownMs(limits.bare429Streak), 'request-scoped 429');
   }
 
   finalWord(): SyntheticResponse | undefined {
-    const accounts = this.manager.list();
-    const now = this.manager.clock.now();
-    if (accounts.some((a) => isUsable(a, now))) return undefined;
-    const limited = accounts.filter(
-      (a) => a.record.status === 'active' || a.record.status === 'refreshing',
-    );
-    if (limited.length > 0) {
-      const freeAt = Math.min(...limited.map((a) => Math.max(a.limits.limitedUntil, a.limits.cooldownUntil)));
-      const seconds = Math.max(1, Math.ceil((freeAt - now) / 1000));
-      // Account emails stay out of client-facing messages: /v1 may be open to more people than the admin API.
-      return errorResponse(
-        'rate_limit_error',
-        `Every Claude account is rate limited. The first one frees up at ${new Date(freeAt).toISOString()} (in ${formatDuration(seconds)}).`,
-        429,
-        { 'retry-after': String(seconds) },
-      );
-    }
-    const reason =
-      accounts.length === 0
-        ? 'no Claude account is logged in'
-        : `every account (${accounts.length}) needs a new login; \`claude-code-balancer accounts\` shows why`;
-    return this.manager.authRequired(reason);
+    const { pool, logins } = this.oauth;
+    const answer = poolAnswer(pool.list(), pool.clock.now());
+    if (!answer) return undefined;
+    const reason = answer.kind === 'auth_required' ? answer.reason : 'every Claude account is rate limited';
+    // The one place that acts on it (login flow: a login and the banner) listens to this event.
+    pool.exhausted(reason, { until: answer.kind === 'rate_limited' ? answer.freeAt : undefined, provider: this.provider });
+    return answer.kind === 'rate_limited' ? answer.response : logins.authRequired(answer.reason);
   }
-}
-
-function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

@@ -1,36 +1,33 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { liveSnapshot, type AccountRecord, type UtilizationSnapshot } from '../store/account-record.js';
 
-/** Where an account stands against its subscription limits, from the unified rate-limit headers. */
+/** Where an account stands against its limits in this process (the utilization snapshots are in the record). */
 export interface RateLimitState {
   status: string | null;
-  utilization5h: number | null;
-  utilization7d: number | null;
-  /** Epoch ms when the 5-hour and 7-day windows reset. */
-  reset5h: number | null;
-  reset7d: number | null;
   /** Epoch ms when the binding window resets. */
   resetsAt: number | null;
   claim: string | null;
   /** Epoch ms until which the account is out of rotation (subscription limit reached). */
   limitedUntil: number;
-  /** Epoch ms until which the account is skipped after a request-scoped 429. */
+  /** Epoch ms until which the account is skipped (a request-scoped 429, a token refused right after its refresh). */
   cooldownUntil: number;
+  cooldownReason: string;
   /** Consecutive request-scoped 429s, for the doubling cooldown. */
   bare429Streak: number;
+  /** Consecutive refusals of freshly refreshed tokens, for the doubling cooldown. */
+  refusedAfterRefreshStreak: number;
 }
 
 export function emptyRateLimitState(): RateLimitState {
   return {
     status: null,
-    utilization5h: null,
-    utilization7d: null,
-    reset5h: null,
-    reset7d: null,
     resetsAt: null,
     claim: null,
     limitedUntil: 0,
     cooldownUntil: 0,
+    cooldownReason: '',
     bare429Streak: 0,
+    refusedAfterRefreshStreak: 0,
   };
 }
 
@@ -52,34 +49,41 @@ function epochSecondsToMs(value: string | undefined): number | null {
   return n === null ? null : n * 1000;
 }
 
-/** Records the unified headers of a response (cheap check first: most carry none or all). */
-export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHttpHeaders): void {
+/** The utilization snapshots a response reports (null where it reports none). */
+export interface ReportedUtilization {
+  utilization_5h: UtilizationSnapshot | null;
+  utilization_7d: UtilizationSnapshot | null;
+}
+
+/**
+ * Records the unified headers of a response in the runtime state (cheap check first: most carry
+ * none or all) and returns the utilization it reports, for the pool to store in the record.
+ */
+export function recordUnifiedHeaders(state: RateLimitState, headers: IncomingHttpHeaders): ReportedUtilization | null {
   const status = header(headers, 'status');
   const reset = header(headers, 'reset');
-  if (status === undefined && reset === undefined && header(headers, '5h-utilization') === undefined) return;
+  const u5 = header(headers, '5h-utilization');
+  if (status === undefined && reset === undefined && u5 === undefined) return null;
   if (status !== undefined) state.status = status;
   const resetMs = epochSecondsToMs(reset);
   if (resetMs !== null) state.resetsAt = resetMs;
   const claim = header(headers, 'representative-claim');
   if (claim !== undefined) state.claim = claim;
-  const u5 = number(header(headers, '5h-utilization'));
-  if (u5 !== null) state.utilization5h = u5;
-  const u7 = number(header(headers, '7d-utilization'));
-  if (u7 !== null) state.utilization7d = u7;
-  const r5 = epochSecondsToMs(header(headers, '5h-reset'));
-  if (r5 !== null) state.reset5h = r5;
-  const r7 = epochSecondsToMs(header(headers, '7d-reset'));
-  if (r7 !== null) state.reset7d = r7;
+  const snapshot = (value: number | null, resets: number | null): UtilizationSnapshot | null =>
+    value === null ? null : { utilization: value, resets_at: resets };
+  const r5 = epochSecondsToMs(header(headers, '5h-reset')) ?? (state.claim === 'five_hour' ? state.resetsAt : null);
+  return {
+    utilization_5h: snapshot(number(u5), r5),
+    utilization_7d: snapshot(number(header(headers, '7d-utilization')), epochSecondsToMs(header(headers, '7d-reset'))),
+  };
 }
 
 /**
  * The 5-hour utilization that still holds now: once that window has reset, what was recorded
  * before no longer says anything, and counting it would keep a recovered account from new sessions.
  */
-export function currentUtilization5h(state: RateLimitState, now: number): number {
-  const reset = state.reset5h ?? (state.claim === 'five_hour' ? state.resetsAt : null);
-  if (state.utilization5h === null || (reset !== null && reset <= now)) return 0;
-  return state.utilization5h;
+export function currentUtilization5h(record: AccountRecord, now: number): number {
+  return liveSnapshot(record.utilization_5h, now)?.utilization ?? 0;
 }
 
 /**
@@ -104,4 +108,12 @@ export const BARE_429_MAX_MS = 5 * 60_000;
 
 export function bare429CooldownMs(streak: number): number {
   return Math.min(BARE_429_BASE_MS * 2 ** Math.max(0, streak - 1), BARE_429_MAX_MS);
+}
+
+/** A token refused right after its refresh (a revoke racing the retry): a short pause, then it is tried again. */
+export const REFUSED_AFTER_REFRESH_BASE_MS = 30_000;
+export const REFUSED_AFTER_REFRESH_MAX_MS = 10 * 60_000;
+
+export function refusedAfterRefreshCooldownMs(streak: number): number {
+  return Math.min(REFUSED_AFTER_REFRESH_BASE_MS * 2 ** Math.max(0, streak - 1), REFUSED_AFTER_REFRESH_MAX_MS);
 }

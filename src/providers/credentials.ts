@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { SyntheticResponse } from '../proxy/anthropic-errors.js';
+import type { SyntheticResponse } from '../anthropic/errors.js';
 
 export type OutgoingHeaders = Record<string, string>;
 

@@ -74,21 +74,6 @@ export function upstreamRequestHeaders(client: IncomingHttpHeaders, bodyLength: 
   return out;
 }
 
-/** Adds betas to anthropic-beta, keeping the client's own and their order, without duplicates. */
-export function mergeBetas(headers: OutgoingHeaders, ...betas: string[]): void {
-  const current = headers['anthropic-beta'];
-  if (!current) {
-    headers['anthropic-beta'] = betas.join(',');
-    return;
-  }
-  const list = current
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const beta of betas) if (!list.includes(beta)) list.push(beta);
-  headers['anthropic-beta'] = list.join(',');
-}
-
 /** Headers for the client response: the upstream's, less hop-by-hop (request-id and rate-limit headers pass through). */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders, provider: string): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { PoolAccount } from '../oauth/account.js';
+import { statusName, type Account } from '../oauth/account.js';
 import { exchangeCurl } from '../oauth/auth-required.js';
+import { LoginError } from '../oauth/login-flow.js';
 import { LOGIN_TTL_MS } from '../oauth/pending-logins.js';
-import { LoginError } from '../oauth/oauth-manager.js';
+import { liveSnapshot } from '../store/account-record.js';
 import type { ParsedBody } from './body-parsers.js';
 import type { Service } from '../service.js';
 
@@ -26,32 +27,36 @@ export function timeAgo(then: number | null, now: number): string {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** What /oauth/status shows of an account: everything but its tokens. */
-export function accountStatus(service: Service, account: PoolAccount, now: number) {
+export function accountStatus(account: Account, now: number) {
   const { record, limits } = account;
-  const limited = limits.limitedUntil > now;
+  const availability = account.availability(now);
+  const u5 = liveSnapshot(record.utilization_5h, now);
+  const u7 = liveSnapshot(record.utilization_7d, now);
   return {
     account_email: record.email,
-    status: limited && record.status === 'active' ? 'rate_limited' : record.status,
-    is_healthy: service.oauth.isHealthy(account),
+    status: statusName(availability),
+    availability: availability.state === 'usable' ? availability : { ...availability, until: iso(availability.until ?? null) },
+    is_healthy: availability.state === 'usable',
     expires_at: iso(record.expires_at),
     expires_in_minutes: Math.round((record.expires_at - now) / 60_000),
     usage_count: record.usage_count,
+    attempts: account.attempts,
     last_used: timeAgo(record.last_used, now),
     last_used_timestamp: iso(record.last_used),
     created_at: iso(record.created_at),
     scopes: record.scopes,
     last_refresh_at: iso(record.last_refresh_at),
-    last_error: record.last_error,
+    last_error: record.verdict?.reason ?? account.lastError,
     organization_name: record.organization_name,
     rate_limit: {
       status: limits.status,
-      utilization_5h: limits.utilization5h,
-      utilization_7d: limits.utilization7d,
+      utilization_5h: u5?.utilization ?? null,
+      utilization_7d: u7?.utilization ?? null,
       claim: limits.claim,
       resets_at: iso(limits.resetsAt),
-      resets_5h_at: iso(limits.reset5h),
-      resets_7d_at: iso(limits.reset7d),
-      limited_until: limited ? iso(limits.limitedUntil) : null,
+      resets_5h_at: iso(u5?.resets_at ?? null),
+      resets_7d_at: iso(u7?.resets_at ?? null),
+      limited_until: limits.limitedUntil > now ? iso(limits.limitedUntil) : null,
       cooldown_until: limits.cooldownUntil > now ? iso(limits.cooldownUntil) : null,
     },
   };
@@ -59,10 +64,10 @@ export function accountStatus(service: Service, account: PoolAccount, now: numbe
 
 /** The account pool's admin API (behind the admin access guard). */
 export function oauthRoutes(app: FastifyInstance, service: Service): void {
-  const oauth = service.oauth;
+  const { pool, logins, refresher } = service.oauth;
 
   app.get('/oauth/generate-url', async () => {
-    const login = oauth.startLogin();
+    const login = logins.start();
     return {
       login_url: login.loginUrl,
       state: login.state,
@@ -82,13 +87,13 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
       return reply.code(400).send({ status: 'error', error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
     }
     try {
-      const account = await oauth.exchangeCode(parsed.data.code, parsed.data.account_email);
+      const account = await logins.exchange(parsed.data.code, parsed.data.account_email);
       return {
         status: 'success',
         account_email: account.record.email,
         expires_at: new Date(account.record.expires_at).toISOString(),
         scopes: account.record.scopes,
-        total_accounts: oauth.list().length,
+        total_accounts: pool.list().length,
       };
     } catch (err) {
       if (err instanceof LoginError) {
@@ -99,37 +104,37 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
   });
 
   app.get('/oauth/status', async () => {
-    const now = oauth.clock.now();
-    const tokens = oauth.list().map((a) => accountStatus(service, a, now));
+    const now = pool.clock.now();
+    const tokens = pool.list().map((a) => accountStatus(a, now));
     return {
       total_tokens: tokens.length,
       healthy_tokens: tokens.filter((t) => t.is_healthy).length,
-      strategy: oauth.oauthSettings.strategy,
-      store: { kind: oauth.store.kind, location: oauth.store.location },
+      strategy: service.oauth.settings.strategy,
+      store: { kind: pool.store.kind, location: pool.store.location },
       tokens,
     };
   });
 
   app.delete('/oauth/tokens/:email', async (request, reply) => {
     const { email } = request.params as { email: string };
-    if (!(await oauth.remove(email))) return reply.code(404).send({ error: `No account ${email} in the pool.` });
-    return { status: 'removed', account_email: email, remaining: oauth.list().length };
+    if (!(await pool.remove(email))) return reply.code(404).send({ error: `No account ${email} in the pool.` });
+    return { status: 'removed', account_email: email, remaining: pool.list().length };
   });
 
-  app.delete('/oauth/tokens', async () => ({ status: 'removed', removed: await oauth.removeAll() }));
+  app.delete('/oauth/tokens', async () => ({ status: 'removed', removed: await pool.removeAll() }));
 
   app.post('/oauth/refresh/:email', async (request, reply) => {
     const { email } = request.params as { email: string };
-    const account = oauth.get(email);
+    const account = pool.get(email);
     if (!account) return reply.code(404).send({ error: `No account ${email} in the pool.` });
     try {
-      await oauth.refresh(account);
+      await refresher.refresh(account);
       return { status: 'refreshed', account_email: account.record.email, expires_at: new Date(account.record.expires_at).toISOString() };
     } catch (err) {
       return reply.code(502).send({
         status: 'error',
         account_email: account.record.email,
-        account_status: account.record.status,
+        account_status: statusName(account.availability(pool.clock.now())),
         error: (err as Error).message,
       });
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProxyLogFields } from '../proxy/forward.js';
-import { sessionIdentity } from '../proxy/session-identity.js';
+import { sessionIdentity } from '../anthropic/session-identity.js';
 import type { Service } from '../service.js';
 import type { ParsedBody } from './body-parsers.js';
 import { v1AccessGuard } from './v1-access.js';

@@ -1,8 +1,7 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { accountKey, type AccountRecord } from '../oauth/account.js';
-import { accountRecordSchema, describeIssues } from './account-schema.js';
+import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from './account-record.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { CoalescingWriter } from './coalescing-writer.js';
 import { assertDocumentName, StoreError, type TokenStore } from './token-store.js';

@@ -1,5 +1,4 @@
-import { accountKey, type AccountRecord } from '../oauth/account.js';
-import { accountRecordSchema, describeIssues } from './account-schema.js';
+import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from './account-record.js';
 import { errorMessage, keyringError, loadKeytar, withTimeout, type Keytar } from './keytar.js';
 import { assertDocumentName, StoreError, type StoreErrorCode, type TokenStore } from './token-store.js';
 

@@ -1,4 +1,4 @@
-import { accountKey, type AccountRecord } from '../oauth/account.js';
+import { accountKey, type AccountRecord } from './account-record.js';
 import { assertDocumentName, type TokenStore } from './token-store.js';
 
 /** Keeps accounts for the life of the process only (enable_persistence: false, tests). */

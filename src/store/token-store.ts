@@ -1,4 +1,4 @@
-import type { AccountRecord } from '../oauth/account.js';
+import type { AccountRecord } from './account-record.js';
 
 export type TokenStoreKind = 'keyring' | 'file' | 'memory';
 

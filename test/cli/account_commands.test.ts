@@ -55,7 +55,7 @@ describe('account commands of the CLI against the running service', () => {
     expect(result.stderr).toContain(fakes.oauth.authorizeUrl);
     expect(result.stdout).toMatch(/Logged in alice@example\.com\. Its token expires \S+ \(in 7h 59m|8h 0m\)/);
     expect(result.stdout).toContain('The pool now holds 1 account.');
-    expect(svc.service.oauth.list().map((a) => a.record.email)).toEqual(['alice@example.com']);
+    expect(svc.service.oauth.pool.list().map((a) => a.record.email)).toEqual(['alice@example.com']);
   });
 
   it('login: a wrong code prints the reason and asks again; the next good one works', async () => {
@@ -75,7 +75,7 @@ describe('account commands of the CLI against the running service', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Login cancelled; nothing changed.');
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect(svc.service.oauth.list()).toHaveLength(2);
+    expect(svc.service.oauth.pool.list()).toHaveLength(2);
   });
 
   it('login: end of input (Ctrl-D) leaves cleanly', async () => {
@@ -129,12 +129,12 @@ describe('account commands of the CLI against the running service', () => {
 
     const declined = await runCli(['logout', '--all', '--url', svc.url], { input: 'n\n' });
     expect(declined.stdout).toContain('Nothing removed.');
-    expect(svc.service.oauth.list()).toHaveLength(1);
+    expect(svc.service.oauth.pool.list()).toHaveLength(1);
 
     const confirmed = await runCli(['logout', '--all', '--url', svc.url], { input: 'y\n' });
     expect(confirmed.code).toBe(0);
     expect(confirmed.stdout).toContain('Removed 1 account.');
-    expect(svc.service.oauth.list()).toHaveLength(0);
+    expect(svc.service.oauth.pool.list()).toHaveLength(0);
 
     const empty = await runCli(['accounts', '--url', svc.url]);
     expect(empty.stdout).toContain('No Claude account is logged in. Add one with: claude-code-balancer login');

@@ -1,5 +1,6 @@
 // Issue 3, admin API: /oauth/status (never a token), deleting accounts, forcing a refresh.
 import { afterEach, describe, expect, it } from 'vitest';
+import { REFRESH_SPACING_MS } from '../../src/oauth/refresher.js';
 import { admin, eventually, fakeClock, HOUR, MINUTE, postMessage, startPool, type Pool } from './support.js';
 
 let pool: Pool | undefined;
@@ -45,7 +46,7 @@ describe('GET /oauth/status', () => {
 
     // No secret of any kind, and none of the actual token values.
     expect(res.text).not.toMatch(/sk-ant-/);
-    for (const account of pool.svc.service.oauth.list()) {
+    for (const account of pool.svc.service.oauth.pool.list()) {
       expect(res.text).not.toContain(account.record.access_token);
       expect(res.text).not.toContain(account.record.refresh_token!);
     }
@@ -59,7 +60,7 @@ describe('GET /oauth/status', () => {
     const status = await pool.status();
     expect(status).toMatchObject({ total_tokens: 2, healthy_tokens: 1 });
     expect(status.tokens.find((t: { account_email: string }) => t.account_email === 'alice@example.com')).toMatchObject({
-      status: 'reauth_required',
+      status: 'needs_login',
       is_healthy: false,
     });
   });
@@ -81,7 +82,8 @@ describe('DELETE /oauth/tokens/:email and /oauth/tokens', () => {
 
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
 
-    await clock.advance(TTL_MS - 300_000);
+    // Bob's timer was set REFRESH_SPACING_MS after alice's.
+    await clock.advance(TTL_MS - 300_000 + REFRESH_SPACING_MS);
     await eventually(() => expect(pool!.oauth.refreshCallsFor('bob@example.com')).toBe(1));
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
   });
@@ -145,7 +147,7 @@ describe('POST /oauth/refresh/:email', () => {
     const refused = await admin(pool.svc.url, 'POST', '/oauth/refresh/alice@example.com');
     expect(refused.status).not.toBe(200);
     expect(refused.json.error).toMatch(/invalid_grant/);
-    expect(refused.json.account_status).toBe('reauth_required');
+    expect(refused.json.account_status).toBe('needs_login');
     expect(refused.text).not.toMatch(/sk-ant-/);
   });
 });

@@ -1,7 +1,8 @@
 // Issue 3, refresh: the timer at expiry − lead, rotation of the single-use refresh token, transient
 // failures, single-flight under concurrency, and invalid_grant taking an account out.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AccountRecord } from '../../src/oauth/account.js';
+import type { AccountRecord } from '../../src/store/account-record.js';
+import { REFRESH_SPACING_MS } from '../../src/oauth/refresher.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { SCOPES } from '../fakes/fake-oauth.js';
 import { configWith, startService } from '../support/harness.js';
@@ -42,7 +43,7 @@ describe('scheduled refresh', () => {
 
     await clock.advance(1000);
     await eventually(() => expect(account.record.access_token).not.toBe(firstAccess));
-    await eventually(() => expect(account.record.status).toBe('active'));
+    await eventually(() => expect(pool!.state(account)).toBe('active'));
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
     const call = oauth.tokenCalls.at(-1)!;
     expect(call.body).toEqual({ grant_type: 'refresh_token', refresh_token: firstRefresh, client_id: oauth.clientId, scope: REFRESH_SCOPE });
@@ -80,7 +81,7 @@ describe('scheduled refresh', () => {
     oauth.failNext(1, 503, { grant: 'refresh_token' });
     await clock.advance(TTL_MS - 300_000);
     await eventually(() => expect(oauth.tokenCalls.map((c) => c.status)).toEqual([200, 503]));
-    await eventually(() => expect(account.record.status).toBe('active'));
+    await eventually(() => expect(pool!.state(account)).toBe('active'));
     expect(account.record.access_token).toBe(access);
     expect(account.record.refresh_token).toBe(refresh);
     const [shown] = (await pool.status()).tokens;
@@ -97,7 +98,7 @@ describe('scheduled refresh', () => {
     await clock.advance(1000);
     await eventually(() => expect(account.record.access_token).not.toBe(access));
     expect(oauth.tokenCalls.map((c) => c.status)).toEqual([200, 503, 200]);
-    await eventually(() => expect(account.record.last_error).toBeNull());
+    await eventually(() => expect(account.lastError).toBeNull());
   });
 
   it('refreshes sooner, on demand, when the token expired during the retry wait', async () => {
@@ -107,7 +108,7 @@ describe('scheduled refresh', () => {
     oauth.failNext(1, 500, { grant: 'refresh_token' });
     await clock.advance(TTL_MS - 300_000);
     await eventually(() => expect(oauth.tokenCalls.map((c) => c.status)).toEqual([200, 500]));
-    await eventually(() => expect(pool!.account('alice@example.com').record.status).toBe('active'));
+    await eventually(() => expect(pool!.state('alice@example.com')).toBe('active'));
 
     oauth.revokeAccessTokens('alice@example.com');
     clock.jump(10 * MINUTE); // expired now; the retry is still 50 minutes away
@@ -130,8 +131,8 @@ describe('scheduled refresh', () => {
     // And it still works for the next refresh.
     await clock.advance(TTL_MS - 300_000);
     await eventually(() => expect(pool!.oauth.refreshCallsFor('alice@example.com')).toBe(2));
-    await eventually(() => expect(account.record.status).toBe('active'));
-    expect(account.record.last_error).toBeNull();
+    await eventually(() => expect(pool!.state(account)).toBe('active'));
+    expect(account.lastError).toBeNull();
   });
 
   it('does not refresh on a timer with enable_auto_refresh: false', async () => {
@@ -198,7 +199,7 @@ describe('at startup', () => {
     });
     pool.svc = again;
     await eventually(() => expect(pool!.oauth.refreshCallsFor('alice@example.com')).toBe(1));
-    await eventually(() => expect(pool!.account('alice@example.com').record.status).toBe('active'));
+    await eventually(() => expect(pool!.state('alice@example.com')).toBe('active'));
     expect(pool.account('alice@example.com').record.access_token).not.toBe(before);
     expect((await postMessage(again.url)).status).toBe(200);
   });
@@ -212,11 +213,13 @@ describe('invalid_grant', () => {
     oauth.revokeRefreshToken('alice@example.com');
 
     await clock.advance(TTL_MS - 300_000);
-    await eventually(() => expect(pool!.account('alice@example.com').record.status).toBe('reauth_required'));
+    await eventually(() => expect(pool!.state('alice@example.com')).toBe('needs_login'));
+    // Timed refreshes start REFRESH_SPACING_MS apart.
+    await clock.advance(REFRESH_SPACING_MS);
     await eventually(() => expect(oauth.refreshCallsFor('bob@example.com')).toBe(1));
 
     const alice = (await pool.status()).tokens.find((t: { account_email: string }) => t.account_email === 'alice@example.com');
-    expect(alice).toMatchObject({ status: 'reauth_required', is_healthy: false });
+    expect(alice).toMatchObject({ status: 'needs_login', is_healthy: false });
     expect(alice.last_error).toMatch(/invalid_grant/);
 
     for (let i = 0; i < 4; i++) {
@@ -241,7 +244,7 @@ describe('invalid_grant', () => {
     const res = await postMessage(pool.svc.url);
     expect(res.status).toBe(200);
     expect(res.headers['x-balancer-account']).toBe('bob@example.com');
-    expect(pool.account('alice@example.com').record.status).toBe('reauth_required');
+    expect(pool!.state('alice@example.com')).toBe('needs_login');
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
     // Alice never reached the upstream with her dead token.
     expect(pool.upstream.requests).toHaveLength(1);

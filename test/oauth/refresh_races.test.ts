@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileTokenStore } from '../../src/store/file-store.js';
 import { AccountPersistence } from '../../src/oauth/account-persistence.js';
-import { newPoolAccount, type AccountRecord, type PoolAccount } from '../../src/oauth/account.js';
+import { Account } from '../../src/oauth/account.js';
+import type { AccountRecord } from '../../src/store/account-record.js';
 import { systemClock } from '../../src/oauth/clock.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
@@ -22,7 +23,7 @@ describe('races between refresh, login, delete and shutdown (regressions)', () =
     const file = join(mkdtempSync(join(tmpdir(), 'ccb-race-')), 'accounts.json');
     pool = await startPool({ accounts: ['alice@example.com'], store: new FileTokenStore(file) });
     pool.oauth.delayTokenMs = 300;
-    const refreshing = pool.svc.service.oauth.refresh(pool.account('alice@example.com'));
+    const refreshing = pool.svc.service.oauth.refresher.refresh(pool.account('alice@example.com'));
     // The refresh has reached the token endpoint; now the service is asked to stop.
     await new Promise((r) => setTimeout(r, 50));
     await pool.svc.close();
@@ -39,16 +40,15 @@ describe('races between refresh, login, delete and shutdown (regressions)', () =
     const code = await pool.oauth.approve(url.json.login_url, 'alice@example.com');
     // The refresh with the dead token answers only after the new login's exchange has.
     pool.oauth.delayTokenMs = 300;
-    const failing = pool.svc.service.oauth.refresh(pool.account('alice@example.com')).catch((e: Error) => e);
+    const failing = pool.svc.service.oauth.refresher.refresh(pool.account('alice@example.com')).catch((e: Error) => e);
     await new Promise((r) => setTimeout(r, 50));
     pool.oauth.delayTokenMs = 0;
     const relogin = await admin(pool.svc.url, 'POST', '/oauth/exchange-code', { body: { code } });
     expect(relogin.status).toBe(200);
     expect(await failing).toBeInstanceOf(Error);
-    const alice = pool.account('alice@example.com');
-    expect(alice.record.status).toBe('active');
+    expect(pool.state('alice@example.com')).toBe('active');
     const [stored] = await pool.store.load();
-    expect(stored.status).toBe('active');
+    expect(stored.verdict).toBeNull();
     expect(stored.refresh_token).toBe(pool.oauth.currentRefreshToken('alice@example.com'));
   });
 
@@ -74,9 +74,9 @@ class GatedStore extends MemoryTokenStore {
   }
 }
 
-function poolAccount(email: string, token: string): PoolAccount {
+function poolAccount(email: string, token: string): Account {
   const now = Date.now();
-  return newPoolAccount({
+  return new Account({
     email,
     access_token: `sk-ant-oat01-${token}`,
     refresh_token: `sk-ant-ort01-${token}`,
@@ -89,9 +89,10 @@ function poolAccount(email: string, token: string): PoolAccount {
     usage_count: 0,
     last_used: null,
     last_refresh_at: null,
-    status: 'active',
-    last_error: null,
-  });
+    verdict: null,
+    utilization_5h: null,
+    utilization_7d: null,
+  }, 0);
 }
 
 describe('account persistence ordering (regression)', () => {
@@ -103,7 +104,7 @@ describe('account persistence ordering (regression)', () => {
     await new Promise((r) => setImmediate(r)); // running now, held at the gate
     const queued = persistence.save(old); // queued behind it, not started
     expect(store.waiting).toBe(1);
-    old.removed = true;
+    old.retired = true;
     const removal = persistence.remove('dup@example.com');
     const fresh = poolAccount('dup@example.com', 'NEW');
     const saved = persistence.save(fresh);

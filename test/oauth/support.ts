@@ -3,7 +3,7 @@
 import { createClock, type Clock as SinonClock } from '@sinonjs/fake-timers';
 import { request } from 'undici';
 import { vi } from 'vitest';
-import type { PoolAccount } from '../../src/oauth/account.js';
+import { statusName, type Account } from '../../src/oauth/account.js';
 import type { Clock } from '../../src/oauth/clock.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import type { TokenStore } from '../../src/store/token-store.js';
@@ -105,7 +105,9 @@ export interface Pool {
   login(email: string): Promise<ApiResult>;
   /** /oauth/status, parsed. */
   status(): Promise<any>;
-  account(email: string): PoolAccount;
+  account(email: string): Account;
+  /** The account's availability as /oauth/status names it ('active' when usable), now on the service's clock. */
+  state(account: string | Account): string;
   close(): Promise<void>;
 }
 
@@ -151,9 +153,13 @@ export async function startPool(opts: PoolOptions = {}): Promise<Pool> {
       return res.json;
     },
     account(email) {
-      const account = pool.svc.service.oauth.get(email);
+      const account = pool.svc.service.oauth.pool.get(email);
       if (!account) throw new Error(`no account ${email} in the pool`);
       return account;
+    },
+    state(account) {
+      const oauth = pool.svc.service.oauth.pool;
+      return statusName((typeof account === 'string' ? pool.account(account) : account).availability(oauth.clock.now()));
     },
     async close() {
       await pool.svc.close();

@@ -1,4 +1,4 @@
-// Issue 3, 401 handling: one forced refresh and one retry on the same account, then reauth_required
+// Issue 3, 401 handling: one forced refresh and one retry on the same account; needs_login only on the token endpoint's word
 // and failover; and the 401 + banner when no account can serve.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
@@ -33,12 +33,13 @@ describe('an upstream 401 on an oauth account', () => {
       `Bearer ${alice.record.access_token}`,
     ]);
     expect(upstream.requests[1].body.equals(upstream.requests[0].body)).toBe(true);
-    expect(alice.record.status).toBe('active');
+    expect(pool!.state(alice)).toBe('active');
     expect(oauth.refreshCallsFor('bob@example.com')).toBe(0);
   });
 
-  it('when the retry is refused too: marks the account reauth_required and fails over to the next account', async () => {
-    pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+  it('when the retry right after a successful refresh is refused too: a short cooldown, then tried again (regression)', async () => {
+    const clock = fakeClock();
+    pool = await startPool({ clock, oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth, upstream } = pool;
     upstream.script({ kind: 'json', status: 401 }, { kind: 'json', status: 401 });
 
@@ -47,10 +48,25 @@ describe('an upstream 401 on an oauth account', () => {
     expect(res.headers['x-balancer-account']).toBe('bob@example.com');
     expect(upstream.requests).toHaveLength(3);
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
-    expect(pool.account('alice@example.com').record.status).toBe('reauth_required');
+    // The refresh just proved the refresh token works: no lost login, only a pause.
+    const alice = pool.account('alice@example.com');
+    expect(alice.availability(clock.now())).toEqual({
+      state: 'cooling_down',
+      reason: 'upstream 401: invalid x-api-key (right after a refresh)',
+      until: clock.now() + 30_000,
+    });
+    expect(alice.record.verdict).toBeNull();
+    expect((await pool.store.load()).find((r) => r.email === 'alice@example.com')!.verdict).toBeNull();
 
-    // Out of rotation from now on.
+    // Out of rotation while it cools down.
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
+    // Then tried again, with a new token, and it serves.
+    await clock.advance(30_000);
+    const served = new Set<string>();
+    for (let i = 0; i < 2; i++) served.add(String((await postMessage(pool.svc.url)).headers['x-balancer-account']));
+    expect(served).toEqual(new Set(['alice@example.com', 'bob@example.com']));
+    expect(oauth.refreshCallsFor('alice@example.com')).toBe(2);
+    expect(pool.state(alice)).toBe('active');
   });
 
   it('with a dead refresh token: reauth_required and failover, the client sees 200', async () => {
@@ -62,9 +78,8 @@ describe('an upstream 401 on an oauth account', () => {
     const res = await postMessage(pool.svc.url);
     expect(res.status).toBe(200);
     expect(res.headers['x-balancer-account']).toBe('bob@example.com');
-    const alice = pool.account('alice@example.com').record;
-    expect(alice.status).toBe('reauth_required');
-    expect(alice.last_error).toMatch(/invalid_grant/);
+    expect(pool.state('alice@example.com')).toBe('needs_login');
+    expect(pool.account('alice@example.com').record.verdict).toMatchObject({ state: 'needs_login', reason: expect.stringMatching(/invalid_grant/) });
   });
 
   it('keeps the account when the refresh after the 401 fails only transiently', async () => {
@@ -79,8 +94,10 @@ describe('an upstream 401 on an oauth account', () => {
     expect(res.headers['x-balancer-account']).toBe('bob@example.com');
     // A blip at the token endpoint is no reason to ask the user for a new login.
     const alice = pool.account('alice@example.com');
-    expect(alice.record.status).toBe('active');
-    expect(alice.record.last_error).toMatch(/refresh/i);
+    expect(pool!.state(alice)).toBe('cooling_down');
+    expect(alice.availability(clock.now())).toMatchObject({ state: 'cooling_down', until: clock.now() + 30_000 });
+    expect(alice.record.verdict).toBeNull();
+    expect(alice.lastError).toMatch(/refresh/i);
     const dead = `Bearer ${alice.record.access_token}`;
     expect(pool.upstream.requests.filter((r) => r.headers.authorization === dead)).toHaveLength(1);
 
@@ -103,7 +120,7 @@ describe('an upstream 401 on an oauth account', () => {
     expect(served).toEqual(new Set(['alice@example.com', 'bob@example.com']));
     expect(pool.upstream.requests.filter((r) => r.headers.authorization === dead)).toHaveLength(1);
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(2);
-    expect(alice.record.last_error).toBeNull();
+    expect(alice.lastError).toBeNull();
   });
 
   it('a 403 authentication_error is handled like a 401: refresh and retry on the same account', async () => {
@@ -127,7 +144,7 @@ describe('an upstream 401 on an oauth account', () => {
     expect(res.status).toBe(403);
     expect(res.json.error.type).toBe('permission_error');
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
-    expect(pool.account('alice@example.com').record.status).toBe('active');
+    expect(pool!.state('alice@example.com')).toBe('active');
     // The account goes on serving other requests.
     pool.upstream.reset();
     const next = await postMessage(pool.svc.url);
@@ -146,7 +163,7 @@ describe('an upstream 401 on an oauth account', () => {
     expect(res.status).toBe(200);
     expect(res.headers['x-balancer-account']).toBe('bob@example.com');
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
-    expect(pool.account('alice@example.com').record.status).toBe('error');
+    expect(pool!.state('alice@example.com')).toBe('banned');
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
   });
 
@@ -157,7 +174,7 @@ describe('an upstream 401 on an oauth account', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => postMessage(pool!.svc.url)));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(1);
-    expect(pool.account('alice@example.com').record.status).toBe('active');
+    expect(pool!.state('alice@example.com')).toBe('active');
   });
 });
 
@@ -183,7 +200,7 @@ describe('when no oauth account can serve', () => {
     // One login serves them all while it has time left, so failing requests cannot crowd out the
     // login the user is completing.
     expect(urls.size).toBe(1);
-    expect(pool.account('alice@example.com').record.status).toBe('reauth_required');
+    expect(pool!.state('alice@example.com')).toBe('needs_login');
     // The upstream heard from alice once (the 401) and from nobody after that.
     expect(pool.upstream.requests).toHaveLength(1);
 

@@ -164,7 +164,8 @@ describe('a 429 without unified headers', () => {
 
     expect(await servedBy(pool)).toBe(B);
     let shown = await account(pool, A);
-    expect(shown.status).toBe('active');
+    expect(shown.status).toBe('cooling_down');
+    expect(shown.availability).toEqual({ state: 'cooling_down', reason: 'request-scoped 429', until: iso(clock.now() + 60_000) });
     expect(shown.rate_limit.limited_until).toBeNull();
     expect(shown.rate_limit.cooldown_until).toBe(iso(clock.now() + 60_000));
 

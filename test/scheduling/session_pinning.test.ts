@@ -2,7 +2,7 @@
 // preferring the lowest 5-hour utilization; pins expire after an hour idle; the pin table is bounded.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AccountScheduler, MAX_PINS } from '../../src/oauth/account-scheduler.js';
+import { MAX_PINS, SessionSelector } from '../../src/oauth/selection/session.js';
 import { unifiedHeaders } from '../fakes/fake-anthropic.js';
 import { configWith } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor } from '../support/oauth-setup.js';
@@ -129,7 +129,7 @@ describe('round_robin strategy', () => {
     const served = [];
     for (let i = 0; i < 6; i++) served.push(await servedBy(withHeader(pool, 'one-session')));
     expect(served).toEqual([...ACCOUNTS, ...ACCOUNTS]);
-    expect(pool.svc.service.oauth.scheduler.pinCount).toBe(0);
+    expect(pool.svc.service.oauth.selector).not.toBeInstanceOf(SessionSelector);
   });
 });
 
@@ -155,43 +155,42 @@ describe('the pin table', () => {
   it('stays bounded under 100,000 distinct sessions, keeping the most recent ones', async () => {
     const clock = fakeClock();
     pool = await startPool({ clock, accounts: ACCOUNTS });
-    const oauth = pool.svc.service.oauth;
+    const selector = pool.svc.service.oauth.selector as SessionSelector;
 
     // Through HTTP: each session is pinned.
     for (let i = 0; i < 30; i++) await servedBy(withHeader(pool, `http-${i}`));
-    expect(oauth.scheduler.pinCount).toBe(30);
+    expect(selector.pinCount).toBe(30);
 
     // The scheduler of the running service, over its real accounts.
-    const accounts = oauth.list();
-    const none = new Set<never>();
+    const accounts = pool.svc.service.oauth.pool.list();
     const recent: Array<[string, unknown]> = [];
     for (let i = 0; i < 100_000; i++) {
       const id = `s-${i}`;
-      const account = oauth.scheduler.pick(accounts, id, none, clock.now());
+      const account = selector.select(accounts, { sessionId: id, now: clock.now() })[0];
       expect(account).toBeDefined();
       if (i >= 100_000 - 100) recent.push([id, account]);
     }
-    expect(oauth.scheduler.pinCount).toBeLessThanOrEqual(MAX_PINS);
-    expect(oauth.scheduler.pinCount).toBeGreaterThan(MAX_PINS / 2);
-    for (const [id, account] of recent) expect(oauth.scheduler.pick(accounts, id, none, clock.now())).toBe(account);
+    expect(selector.pinCount).toBeLessThanOrEqual(MAX_PINS);
+    expect(selector.pinCount).toBeGreaterThan(MAX_PINS / 2);
+    for (const [id, account] of recent) expect(selector.select(accounts, { sessionId: id, now: clock.now() })[0]).toBe(account);
 
     // The service still pins over HTTP afterwards.
     const session = randomUUID();
     const first = await servedBy(withHeader(pool, session));
     for (let i = 0; i < 3; i++) expect(await servedBy(withHeader(pool, session))).toBe(first);
-    expect(oauth.scheduler.pinCount).toBeLessThanOrEqual(MAX_PINS);
+    expect(selector.pinCount).toBeLessThanOrEqual(MAX_PINS);
   });
 
   it('holds at most its maximum and drops the least recently used first', async () => {
     pool = await startPool({ accounts: ACCOUNTS });
-    const accounts = pool.svc.service.oauth.list();
-    const scheduler = new AccountScheduler('session', 100);
-    const none = new Set<never>();
+    const accounts = pool.svc.service.oauth.pool.list();
+    const scheduler = new SessionSelector(100);
     const now = Date.now();
-    const keep = scheduler.pick(accounts, 'kept-warm', none, now);
+    const pick = (sessionId: string) => scheduler.select(accounts, { sessionId, now })[0];
+    const keep = pick('kept-warm');
     for (let i = 0; i < 1000; i++) {
-      scheduler.pick(accounts, `s-${i}`, none, now);
-      if (i % 50 === 0) expect(scheduler.pick(accounts, 'kept-warm', none, now)).toBe(keep);
+      pick(`s-${i}`);
+      if (i % 50 === 0) expect(pick('kept-warm')).toBe(keep);
       expect(scheduler.pinCount).toBeLessThanOrEqual(100);
     }
     expect(scheduler.pinCount).toBe(100);

@@ -1,4 +1,4 @@
-import type { AccountRecord } from '../../src/oauth/account.js';
+import type { AccountRecord } from '../../src/store/account-record.js';
 
 /** A complete AccountRecord for tests; `overrides` replaces any field. */
 export function account(email: string, overrides: Partial<AccountRecord> = {}): AccountRecord {
@@ -15,8 +15,9 @@ export function account(email: string, overrides: Partial<AccountRecord> = {}): 
     usage_count: 0,
     last_used: null,
     last_refresh_at: null,
-    status: 'active',
-    last_error: null,
+    verdict: null,
+    utilization_5h: null,
+    utilization_7d: null,
     ...overrides,
   };
 }

@@ -56,7 +56,7 @@ describe('FileTokenStore', () => {
     const store = new FileTokenStore(path);
     expect(await store.load()).toEqual([]);
     const a = account('Alice@Example.com');
-    const b = account('bob@example.com', { refresh_token: null, status: 'reauth_required' });
+    const b = account('bob@example.com', { refresh_token: null, verdict: { state: 'needs_login', reason: 'refresh refused: invalid_grant', at: 1_800_000_000_000 } });
     await store.save(a);
     await store.save(b);
     await store.save({ ...a, usage_count: 7 });

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AccountRecord } from '../../src/oauth/account.js';
+import type { AccountRecord } from '../../src/store/account-record.js';
 import {
   clientEnv,
   secretToolSearch,

@@ -1,7 +1,7 @@
 // Runs store operations in a fresh process, whose keytar binds to the D-Bus address in its own
 // environment. Usage: node --import ./register.mjs store-child.ts '<ops as JSON>'
 // Prints one JSON line: one result per op.
-import type { AccountRecord } from '../../../src/oauth/account.js';
+import type { AccountRecord } from '../../../src/store/account-record.js';
 import { KeyringTokenStore, probeSecretService } from '../../../src/store/keyring-store.js';
 import { createTokenStore, type StoreSettings } from '../../../src/store/select-store.js';
 import { StoreError } from '../../../src/store/token-store.js';

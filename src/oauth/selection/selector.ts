@@ -1,0 +1,26 @@
+import type { Account } from '../account.js';
+
+/** What a selection policy may know about the request. */
+export interface SelectionRequest {
+  /** Conversation identity (src/anthropic/session-identity.ts), when the client sent one. */
+  readonly sessionId: string | undefined;
+  /** Epoch ms. */
+  readonly now: number;
+}
+
+/**
+ * A selection policy (Caddy's reverseproxy Selector as the model): the candidates, the accounts
+ * that can take the request now in pool order, ordered best first. The first one gets the
+ * attempt; a policy may remember it (a session pin, a rotation cursor). Each attempt asks again
+ * with the accounts not yet tried.
+ */
+export interface Selector {
+  select(candidates: readonly Account[], request: SelectionRequest): Account[];
+}
+
+/** The candidates in rotation order: those after `lastSeq` (the last chosen) first, then from the start. */
+export function inRotation(candidates: readonly Account[], lastSeq: number): Account[] {
+  const after = candidates.filter((a) => a.seq > lastSeq);
+  const before = candidates.filter((a) => a.seq <= lastSeq);
+  return [...after, ...before];
+}

@@ -1,0 +1,65 @@
+import { accountKey } from '../../store/account-record.js';
+import type { Account } from '../account.js';
+import { currentUtilization5h } from '../rate-limit.js';
+import { inRotation, type SelectionRequest, type Selector } from './selector.js';
+
+export const PIN_IDLE_MS = 60 * 60 * 1000;
+export const MAX_PINS = 10_000;
+
+interface Pin {
+  /** accountKey of the account, so a re-login of the same email keeps the conversation. */
+  key: string;
+  lastSeen: number;
+}
+
+/**
+ * `session` (the default): a conversation stays on the account that first served it (Anthropic's
+ * prompt cache is per organization); new conversations go to the account with the lowest 5-hour
+ * utilization, in rotation order among equals. Requests without a session id rotate.
+ */
+export class SessionSelector implements Selector {
+  private lastSeq = -1;
+  /** Insertion order is recency order: the first entries are the longest idle. */
+  private readonly pins = new Map<string, Pin>();
+
+  constructor(private readonly maxPins = MAX_PINS) {}
+
+  get pinCount(): number {
+    return this.pins.size;
+  }
+
+  select(candidates: readonly Account[], { sessionId, now }: SelectionRequest): Account[] {
+    const rotation = inRotation(candidates, this.lastSeq);
+    if (sessionId === undefined) {
+      if (rotation.length > 0) this.lastSeq = rotation[0].seq;
+      return rotation;
+    }
+    const pin = this.pins.get(sessionId);
+    const pinned = pin && now - pin.lastSeen < PIN_IDLE_MS ? rotation.find((a) => accountKey(a.email) === pin.key) : undefined;
+    if (pinned) {
+      this.pins.delete(sessionId);
+      pin!.lastSeen = now;
+      this.pins.set(sessionId, pin!);
+      return [pinned, ...rotation.filter((a) => a !== pinned)];
+    }
+    // A stable sort keeps the rotation order among equal utilizations.
+    const ordered = rotation
+      .map((account) => ({ account, used: currentUtilization5h(account.record, now) }))
+      .sort((a, b) => a.used - b.used)
+      .map((entry) => entry.account);
+    if (ordered.length > 0) {
+      this.lastSeq = ordered[0].seq;
+      this.pin(sessionId, accountKey(ordered[0].email), now);
+    }
+    return ordered;
+  }
+
+  private pin(sessionId: string, key: string, now: number): void {
+    this.pins.delete(sessionId);
+    for (const [session, pin] of this.pins) {
+      if (this.pins.size < this.maxPins && now - pin.lastSeen < PIN_IDLE_MS) break;
+      this.pins.delete(session);
+    }
+    this.pins.set(sessionId, { key, lastSeen: now });
+  }
+}
