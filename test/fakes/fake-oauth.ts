@@ -44,6 +44,8 @@ export interface FakeOAuth {
   approve(loginUrl: string, email: string): Promise<string>;
   tokenCalls: TokenCall[];
   refreshCallsFor(email: string): number;
+  /** Refresh calls that sent a refresh token an earlier call had already spent (answered 200, or refused as invalid): a provider with reuse detection revokes the grant. */
+  refreshTokenReuses(): number;
   accessTokensTtlSeconds: number;
   failNext(n: number, status: 500 | 429 | 503, opts?: { grant?: 'refresh_token' | 'authorization_code' }): void;
   revokeAccessTokens(email: string): void;
@@ -295,6 +297,16 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
       if (r.status !== 302) throw new Error(`fake-oauth: authorize refused (${r.status}): ${await r.text()}`);
       const to = new URL(r.headers.get('location') ?? '');
       return `${to.searchParams.get('code')}#${to.searchParams.get('state')}`;
+    },
+    refreshTokenReuses: () => {
+      const spent = new Set<unknown>();
+      let reuses = 0;
+      for (const c of fake.tokenCalls) {
+        if (c.grant_type !== 'refresh_token') continue;
+        if (spent.has(c.body?.refresh_token)) reuses++;
+        if (c.status === 200 || c.status === 400) spent.add(c.body?.refresh_token);
+      }
+      return reuses;
     },
     refreshCallsFor: (email) =>
       fake.tokenCalls.filter((c) => c.grant_type === 'refresh_token' && refreshTokens.get(c.body?.refresh_token)?.email === email).length,
