@@ -130,7 +130,7 @@ describe('serve on a non-loopback host', () => {
     const res = await runCli(['serve', '--config', configPath, '--host', '0.0.0.0'], {
       env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir },
     });
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/0\.0\.0\.0/);
     expect(res.stderr).toMatch(/admin_token/);
   });

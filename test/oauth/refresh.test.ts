@@ -2,6 +2,7 @@
 // failures, single-flight under concurrency, and invalid_grant taking an account out.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AccountRecord } from '../../src/store/account-record.js';
+import type { Account } from '../../src/oauth/account.js';
 import { REFRESH_SPACING_MS } from '../../src/oauth/refresher.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { SCOPES } from '../fakes/fake-oauth.js';
@@ -27,6 +28,9 @@ class WatchedStore extends MemoryTokenStore {
   }
 }
 
+/** When the refresher will refresh the account on its timer (null: not scheduled). */
+const scheduledAt = (p: Pool, account: Account) => p.svc.service.oauth.refresher.scheduledAt(account);
+
 describe('scheduled refresh', () => {
   it('fires refresh_lead_seconds before expiry, rotates the refresh token into the store, and reschedules', async () => {
     const clock = fakeClock();
@@ -37,9 +41,12 @@ describe('scheduled refresh', () => {
     const firstAccess = account.record.access_token;
     const firstRefresh = account.record.refresh_token;
     expect(store.refreshTokens.get('alice@example.com')).toBe(firstRefresh);
+    const dueAt = clock.now() + TTL_MS - 600_000;
+    expect(scheduledAt(pool, account)).toBe(dueAt);
 
     await clock.advance(TTL_MS - 600_000 - 1000);
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(0);
+    expect(scheduledAt(pool, account)).toBe(dueAt);
 
     await clock.advance(1000);
     await eventually(() => expect(account.record.access_token).not.toBe(firstAccess));
@@ -63,8 +70,11 @@ describe('scheduled refresh', () => {
     expect(pool.upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${account.record.access_token}`);
 
     // Rescheduled for the new expiry, with the rotated token.
+    const nextDueAt = clock.now() + TTL_MS - 600_000;
+    expect(scheduledAt(pool, account)).toBe(nextDueAt);
     await clock.advance(TTL_MS - 600_000 - 1000);
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
+    expect(scheduledAt(pool, account)).toBe(nextDueAt);
     await clock.advance(1000);
     await eventually(() => expect(oauth.refreshCallsFor('alice@example.com')).toBe(2));
     expect(oauth.tokenCalls.at(-1)!.body.refresh_token).toBe(rotated);
@@ -93,8 +103,11 @@ describe('scheduled refresh', () => {
     expect(pool.upstream.requests.at(-1)!.headers.authorization).toBe(`Bearer ${access}`);
     expect(oauth.tokenCalls).toHaveLength(2);
 
+    const retryAt = clock.now() + 900_000;
+    expect(scheduledAt(pool, account)).toBe(retryAt);
     await clock.advance(900_000 - 1000);
     expect(oauth.tokenCalls).toHaveLength(2);
+    expect(scheduledAt(pool, account)).toBe(retryAt);
     await clock.advance(1000);
     await eventually(() => expect(account.record.access_token).not.toBe(access));
     expect(oauth.tokenCalls.map((c) => c.status)).toEqual([200, 503, 200]);
@@ -138,8 +151,10 @@ describe('scheduled refresh', () => {
   it('does not refresh on a timer with enable_auto_refresh: false', async () => {
     const clock = fakeClock();
     pool = await startPool({ clock, oauth: { enable_auto_refresh: false }, accounts: ['alice@example.com'] });
+    expect(scheduledAt(pool, pool.account('alice@example.com'))).toBeNull();
     await clock.advance(TTL_MS - 1000);
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
+    expect(scheduledAt(pool, pool.account('alice@example.com'))).toBeNull();
   });
 });
 

@@ -32,11 +32,10 @@ describe('logins survive restarts and crashes: the real keyring (gnome-keyring o
   }
 
   it('two accounts logged in, kill -9, restart: both serve with no new login', async () => {
-    const { rig, env } = await rigOnFreshKeyring();
+    const { rig } = await rigOnFreshKeyring();
     await loginsSurviveKill9(rig);
     const { items } = await secretToolSearch(keyring!.env, { service: 'ccb-restart-test' });
     expect(items.map((i) => i.label).sort()).toEqual(['ccb-restart-test/one@example.com', 'ccb-restart-test/two@example.com']);
-    expect(env.DBUS_SESSION_BUS_ADDRESS).toBeTruthy();
   });
 
   it('a rotated refresh token, kill -9 right after: the account still refreshes and serves', async () => {
