@@ -5,18 +5,15 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { runCli } from '../support/cli.js';
 import { configWith } from '../support/harness.js';
-import { admin, postMessage, startPool, type Pool } from './support.js';
+import { it, admin, postMessage, type Pool } from '../support/pool.js';
 
-let pool: Pool | undefined;
 let extraApp: FastifyInstance | undefined;
 afterEach(async () => {
   await extraApp?.close();
-  await pool?.close();
-  pool = undefined;
   extraApp = undefined;
 });
 
@@ -28,15 +25,15 @@ const externalIPv4 = Object.values(networkInterfaces())
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 describe('without admin_token', () => {
-  it('answers loopback clients without a token', async () => {
-    pool = await startPool();
+  it('answers loopback clients without a token', async ({ startPool }) => {
+    const pool = await startPool();
     expect((await admin(pool.svc.url, 'GET', '/oauth/status')).status).toBe(200);
     expect((await admin(pool.svc.url, 'GET', '/oauth/generate-url')).status).toBe(200);
     expect((await admin(pool.svc.url, 'POST', '/admin/reload')).status).toBe(200);
   });
 
-  it('refuses loopback requests addressed by a foreign name or from a foreign web origin (DNS rebinding, CSRF)', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('refuses loopback requests addressed by a foreign name or from a foreign web origin (DNS rebinding, CSRF)', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     const port = new URL(pool.svc.url).port;
     const refused: Array<Record<string, string>> = [
       { host: `attacker.example:${port}` },
@@ -54,8 +51,8 @@ describe('without admin_token', () => {
     }
   });
 
-  it.skipIf(!externalIPv4)('refuses a client that is not on loopback (403), on every admin route', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it.skipIf(!externalIPv4)('refuses a client that is not on loopback (403), on every admin route', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     // A second listener of the same service on this machine's non-loopback address: the peer
     // address of a connection to it is that address, not 127.0.0.1.
     extraApp = buildApp(pool.svc.service);
@@ -79,8 +76,8 @@ describe('without admin_token', () => {
 });
 
 describe('with admin_token', () => {
-  it('requires the token from every caller, as Bearer or x-admin-token; /v1 is unaffected', async () => {
-    pool = await startPool({ settings: { admin_token: ADMIN_TOKEN }, accounts: [] });
+  it('requires the token from every caller, as Bearer or x-admin-token; /v1 is unaffected', async ({ startPool }) => {
+    const pool = await startPool({ settings: { admin_token: ADMIN_TOKEN }, accounts: [] });
     const url = pool.svc.url;
 
     const missing = await admin(url, 'GET', '/oauth/status');
@@ -106,8 +103,8 @@ describe('with admin_token', () => {
     expect(JSON.stringify(pool.upstream.requests.map((r) => r.headers))).not.toContain(ADMIN_TOKEN);
   });
 
-  it.skipIf(!externalIPv4)('accepts a non-loopback client that presents the token', async () => {
-    pool = await startPool({ settings: { admin_token: ADMIN_TOKEN } });
+  it.skipIf(!externalIPv4)('accepts a non-loopback client that presents the token', async ({ startPool }) => {
+    const pool = await startPool({ settings: { admin_token: ADMIN_TOKEN } });
     extraApp = buildApp(pool.svc.service);
     await extraApp.listen({ host: externalIPv4!, port: 0 });
     const remote = `http://${externalIPv4}:${(extraApp.server.address() as { port: number }).port}`;

@@ -1,20 +1,14 @@
 // Issue 3, admin API: /oauth/status (never a token), deleting accounts, forcing a refresh.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { REFRESH_SPACING_MS } from '../../src/oauth/refresher.js';
-import { admin, eventually, fakeClock, HOUR, MINUTE, postMessage, startPool, type Pool } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
+import { it, admin, eventually, fakeClock, HOUR, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
 const TTL_MS = 8 * HOUR;
 
 describe('GET /oauth/status', () => {
-  it('lists every account with its state and statistics, and never a token value', async () => {
+  it('lists every account with its state and statistics, and never a token value', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
     const loggedInAt = clock.now();
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).status).toBe(200);
     await clock.advance(5 * MINUTE);
@@ -52,8 +46,8 @@ describe('GET /oauth/status', () => {
     }
   });
 
-  it('counts an account that needs a new login as unhealthy', async () => {
-    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+  it('counts an account that needs a new login as unhealthy', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
     pool.oauth.revokeAccessTokens('alice@example.com');
     pool.oauth.revokeRefreshToken('alice@example.com');
     expect((await postMessage(pool.svc.url)).status).toBe(200);
@@ -67,9 +61,9 @@ describe('GET /oauth/status', () => {
 });
 
 describe('DELETE /oauth/tokens/:email and /oauth/tokens', () => {
-  it('removes one account at once: out of rotation, its refresh timer stopped; 404 for an unknown email', async () => {
+  it('removes one account at once: out of rotation, its refresh timer stopped; 404 for an unknown email', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
 
     const unknown = await admin(pool.svc.url, 'DELETE', '/oauth/tokens/nobody@example.com');
     expect(unknown.status).toBe(404);
@@ -88,8 +82,8 @@ describe('DELETE /oauth/tokens/:email and /oauth/tokens', () => {
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
   });
 
-  it('lets an in-flight request on the removed account finish', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('lets an in-flight request on the removed account finish', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     pool.upstream.script({ kind: 'sse', hold: held });
@@ -105,8 +99,8 @@ describe('DELETE /oauth/tokens/:email and /oauth/tokens', () => {
     expect((await postMessage(pool.svc.url)).status).toBe(401);
   });
 
-  it('removes every account with DELETE /oauth/tokens', async () => {
-    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+  it('removes every account with DELETE /oauth/tokens', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
     const res = await admin(pool.svc.url, 'DELETE', '/oauth/tokens');
     expect(res.status).toBe(200);
     expect(res.json.removed).toBe(2);
@@ -118,9 +112,9 @@ describe('DELETE /oauth/tokens/:email and /oauth/tokens', () => {
 });
 
 describe('POST /oauth/refresh/:email', () => {
-  it('forces a refresh and answers the new expires_at', async () => {
+  it('forces a refresh and answers the new expires_at', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     const oldRefresh = pool.account('alice@example.com').record.refresh_token;
     await clock.advance(HOUR);
 
@@ -134,8 +128,8 @@ describe('POST /oauth/refresh/:email', () => {
     expect((await pool.store.load())[0].refresh_token).toBe(record.refresh_token);
   });
 
-  it('answers the refresh error, and 404 for an unknown account', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('answers the refresh error, and 404 for an unknown account', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     expect((await admin(pool.svc.url, 'POST', '/oauth/refresh/nobody@example.com')).status).toBe(404);
 
     pool.oauth.failNext(1, 503, { grant: 'refresh_token' });

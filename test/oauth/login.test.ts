@@ -1,16 +1,10 @@
 // Issue 3, login: PKCE authorize URL, pending logins by state, the exchange in all its pasted
 // forms, and what the pool looks like after failures.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { AUTHORIZE_PARAMS, BAD_CODE, CLIENT_ID, SCOPES } from '../fakes/fake-oauth.js';
 import { OAUTH_BETA } from '../fakes/fake-anthropic.js';
 import { startFakeAnthropic } from '../fakes/fake-anthropic.js';
-import { admin, fakeClock, MINUTE, postMessage, startPool, type Pool } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
+import { it, admin, fakeClock, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
 const generateUrl = async (p: Pool) => {
   const res = await admin(p.svc.url, 'GET', '/oauth/generate-url');
@@ -21,8 +15,8 @@ const exchange = (p: Pool, body: Record<string, unknown>) => admin(p.svc.url, 'P
 const emails = async (p: Pool) => (await p.status()).tokens.map((t: { account_email: string }) => t.account_email).sort();
 
 describe('login through the 401 a client gets when no account is logged in', () => {
-  it('gives a URL and the curl command; after approving and exchanging CODE#STATE the same request succeeds', async () => {
-    pool = await startPool();
+  it('gives a URL and the curl command; after approving and exchanging CODE#STATE the same request succeeds', async ({ startPool }) => {
+    const pool = await startPool();
     const { svc, oauth, upstream } = pool;
 
     const refused = await postMessage(svc.url);
@@ -59,9 +53,9 @@ describe('login through the 401 a client gets when no account is logged in', () 
 });
 
 describe('GET /oauth/generate-url', () => {
-  it('answers login_url, state, expires_at (10 minutes on), expires_in_minutes and instructions', async () => {
+  it('answers login_url, state, expires_at (10 minutes on), expires_in_minutes and instructions', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock });
+    const pool = await startPool({ clock });
     const body = await generateUrl(pool);
     expect(Object.keys(body).sort()).toEqual(['expires_at', 'expires_in_minutes', 'instructions', 'login_url', 'state']);
     expect(body.expires_in_minutes).toBe(10);
@@ -87,8 +81,8 @@ describe('GET /oauth/generate-url', () => {
 });
 
 describe('POST /oauth/exchange-code', () => {
-  it('completes two pending logins in either order', async () => {
-    pool = await startPool();
+  it('completes two pending logins in either order', async ({ startPool }) => {
+    const pool = await startPool();
     const a = await generateUrl(pool);
     const b = await generateUrl(pool);
     const codeA = await pool.oauth.approve(a.login_url, 'a@example.com');
@@ -105,8 +99,8 @@ describe('POST /oauth/exchange-code', () => {
     expect(await emails(pool)).toEqual(['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com']);
   });
 
-  it('refuses a state that matches no pending login, without calling the token endpoint', async () => {
-    pool = await startPool();
+  it('refuses a state that matches no pending login, without calling the token endpoint', async ({ startPool }) => {
+    const pool = await startPool();
     const login = await generateUrl(pool);
     const shown = await pool.oauth.approve(login.login_url, 'alice@example.com');
     const code = shown.split('#')[0];
@@ -122,9 +116,9 @@ describe('POST /oauth/exchange-code', () => {
     expect((await exchange(pool, { code: shown })).status).toBe(200);
   });
 
-  it('refuses a login older than 10 minutes', async () => {
+  it('refuses a login older than 10 minutes', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock });
+    const pool = await startPool({ clock });
     const fresh = await generateUrl(pool);
     const stale = await generateUrl(pool);
     const freshCode = await pool.oauth.approve(fresh.login_url, 'fresh@example.com');
@@ -140,8 +134,8 @@ describe('POST /oauth/exchange-code', () => {
     expect(await emails(pool)).toEqual(['fresh@example.com']);
   });
 
-  it('passes on the token endpoint refusing a used code as 400 invalid_grant, and a repeated CODE#STATE as 400', async () => {
-    pool = await startPool();
+  it('passes on the token endpoint refusing a used code as 400 invalid_grant, and a repeated CODE#STATE as 400', async ({ startPool }) => {
+    const pool = await startPool();
     const login = await generateUrl(pool);
     const shown = await pool.oauth.approve(login.login_url, 'alice@example.com');
     expect((await exchange(pool, { code: shown })).status).toBe(200);
@@ -160,8 +154,8 @@ describe('POST /oauth/exchange-code', () => {
     expect((await pool.status()).total_tokens).toBe(1);
   });
 
-  it('accepts the whole callback URL', async () => {
-    pool = await startPool();
+  it('accepts the whole callback URL', async ({ startPool }) => {
+    const pool = await startPool();
     const login = await generateUrl(pool);
     const [code, state] = (await pool.oauth.approve(login.login_url, 'alice@example.com')).split('#');
     const callback = `${pool.oauth.redirectUri}?code=${encodeURIComponent(code)}&state=${encodeURIComponent(state)}`;
@@ -170,8 +164,8 @@ describe('POST /oauth/exchange-code', () => {
     expect(res.json.account_email).toBe('alice@example.com');
   });
 
-  it('accepts a bare code for the most recent pending login', async () => {
-    pool = await startPool();
+  it('accepts a bare code for the most recent pending login', async ({ startPool }) => {
+    const pool = await startPool();
     await generateUrl(pool);
     const latest = await generateUrl(pool);
     const [code] = (await pool.oauth.approve(latest.login_url, 'alice@example.com')).split('#');
@@ -181,8 +175,8 @@ describe('POST /oauth/exchange-code', () => {
     expect(pool.oauth.tokenCalls.at(-1)!.body.state).toBe(latest.state);
   });
 
-  it('keys the account by account_email when given, case-insensitively, and a new login keeps the usage statistics', async () => {
-    pool = await startPool();
+  it('keys the account by account_email when given, case-insensitively, and a new login keeps the usage statistics', async ({ startPool }) => {
+    const pool = await startPool();
     const first = await generateUrl(pool);
     const code1 = await pool.oauth.approve(first.login_url, 'anthropic-side@example.com');
     const res = await exchange(pool, { code: code1, account_email: 'Work@Example.com' });
@@ -204,15 +198,15 @@ describe('POST /oauth/exchange-code', () => {
     expect(pool.upstream.requests.at(-1)!.headers.authorization).not.toBe(oldToken);
   });
 
-  it('answers 400 for a body without a code or with a bad account_email', async () => {
-    pool = await startPool();
+  it('answers 400 for a body without a code or with a bad account_email', async ({ startPool }) => {
+    const pool = await startPool();
     expect((await exchange(pool, {})).status).toBe(400);
     expect((await exchange(pool, { code: '' })).status).toBe(400);
     expect((await exchange(pool, { code: 'x#y', account_email: 'not-an-email' })).status).toBe(400);
   });
 
-  it('answers 502 when the token endpoint fails, and leaves the pool and the pending login as they were', async () => {
-    pool = await startPool({ accounts: ['existing@example.com'] });
+  it('answers 502 when the token endpoint fails, and leaves the pool and the pending login as they were', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['existing@example.com'] });
     const before = await pool.status();
     const login = await generateUrl(pool);
     const shown = await pool.oauth.approve(login.login_url, 'new@example.com');
@@ -229,11 +223,11 @@ describe('POST /oauth/exchange-code', () => {
     expect(await emails(pool)).toEqual(['existing@example.com', 'new@example.com']);
   });
 
-  it('answers 502 when the token endpoint cannot be reached', async () => {
+  it('answers 502 when the token endpoint cannot be reached', async ({ startPool }) => {
     const closed = await startFakeAnthropic();
     const deadUrl = `${closed.url}/v1/oauth/token`;
     await closed.close();
-    pool = await startPool({ oauth: { token_url: deadUrl } });
+    const pool = await startPool({ oauth: { token_url: deadUrl } });
     const login = await generateUrl(pool);
     const res = await exchange(pool, { code: `some-code#${login.state}` });
     expect(res.status).toBe(502);

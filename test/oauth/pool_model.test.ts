@@ -1,21 +1,10 @@
 // Issue 12 (and 11 point 5): what the account record keeps and what the pool announces: usage
 // counts requests served (attempts apart), utilization snapshots survive a restart until their
 // window resets, the fill strategy, and the typed pool events (never a token).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { PoolEvent } from '../../src/oauth/pool-events.js';
 import { unifiedHeaders } from '../fakes/fake-anthropic.js';
-import { configWith, startService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor } from '../support/oauth-setup.js';
-import { admin, fakeClock, HOUR, postMessage, startPool, type Pool, type TestClock } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-
-const shown = async (p: Pool, email: string) =>
-  (await p.status()).tokens.find((t: { account_email: string }) => t.account_email === email);
+import { it, admin, fakeClock, HOUR, postMessage, type Pool, type TestClock } from '../support/pool.js';
 
 /** Every response of `email` reports this 5-hour utilization, its window resetting in an hour. */
 function reportUtilization(p: Pool, clock: TestClock, byEmail: Record<string, number>) {
@@ -30,46 +19,37 @@ function reportUtilization(p: Pool, clock: TestClock, byEmail: Record<string, nu
   });
 }
 
-const restart = async (p: Pool, clock: TestClock) => {
-  await p.svc.close();
-  p.svc = await startService({
-    config: configWith([oauthProvider(p.upstream.url)], { oauth: oauthSettingsFor(p.oauth) }),
-    store: p.store,
-    clock: clock.clock,
-  });
-};
-
 describe('usage_count', () => {
-  it('counts client requests served: a 401, a refresh and the retry count once; attempts count both', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('counts client requests served: a 401, a refresh and the retry count once; attempts count both', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     pool.upstream.script({ kind: 'json', status: 401 });
     expect((await postMessage(pool.svc.url)).status).toBe(200);
     expect((await postMessage(pool.svc.url)).status).toBe(200);
-    expect(await shown(pool, 'alice@example.com')).toMatchObject({ usage_count: 2, attempts: 3 });
+    expect(await pool.shown('alice@example.com')).toMatchObject({ usage_count: 2, attempts: 3 });
   });
 });
 
 describe('utilization snapshots', () => {
-  it('are part of the stored record, survive a restart, and are dropped once their window has reset', async () => {
+  it('are part of the stored record, survive a restart, and are dropped once their window has reset', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     reportUtilization(pool, clock, { 'alice@example.com': 0.42 });
     expect((await postMessage(pool.svc.url)).status).toBe(200);
     const resets = Math.floor(clock.now() / 1000) * 1000 + HOUR;
-    await restart(pool, clock);
+    await pool.restart();
     const [stored] = await pool.store.load();
     expect(stored.utilization_5h).toEqual({ utilization: 0.42, resets_at: resets });
     expect(stored.utilization_7d).toEqual({ utilization: 0.25, resets_at: null });
-    expect((await shown(pool, 'alice@example.com')).rate_limit).toMatchObject({
+    expect((await pool.shown('alice@example.com')).rate_limit).toMatchObject({
       utilization_5h: 0.42,
       utilization_7d: 0.25,
       resets_5h_at: new Date(resets).toISOString(),
     });
 
     clock.jump(HOUR);
-    expect((await shown(pool, 'alice@example.com')).rate_limit).toMatchObject({ utilization_5h: null, resets_5h_at: null });
-    await restart(pool, clock);
-    expect((await shown(pool, 'alice@example.com')).rate_limit).toMatchObject({ utilization_5h: null, utilization_7d: 0.25 });
+    expect((await pool.shown('alice@example.com')).rate_limit).toMatchObject({ utilization_5h: null, resets_5h_at: null });
+    await pool.restart();
+    expect((await pool.shown('alice@example.com')).rate_limit).toMatchObject({ utilization_5h: null, utilization_7d: 0.25 });
     // The next write of the record leaves the past snapshot out.
     pool.upstream.onRequest(() => undefined);
     expect((await postMessage(pool.svc.url)).status).toBe(200);
@@ -82,9 +62,9 @@ describe('utilization snapshots', () => {
 });
 
 describe('fill strategy', () => {
-  it('keeps all traffic on the first account until its 5-hour utilization passes fill_threshold', async () => {
+  it('keeps all traffic on the first account until its 5-hour utilization passes fill_threshold', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { strategy: 'fill', fill_threshold: 0.8 }, accounts: ['a@example.com', 'b@example.com'] });
+    const pool = await startPool({ clock, oauth: { strategy: 'fill', fill_threshold: 0.8 }, accounts: ['a@example.com', 'b@example.com'] });
     const util = { 'a@example.com': 0.5, 'b@example.com': 0.1 };
     reportUtilization(pool, clock, util);
     const served = async () => String((await postMessage(pool!.svc.url, { headers: { 'x-claude-code-session-id': `s-${Math.random()}` } })).headers['x-balancer-account']);
@@ -97,9 +77,9 @@ describe('fill strategy', () => {
 });
 
 describe('pool events', () => {
-  it('announce logins, refreshes, limits, recovery, verdicts, removal and exhaustion, without a token', async () => {
+  it('announce logins, refreshes, limits, recovery, verdicts, removal and exhaustion, without a token', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { strategy: 'round_robin' } });
+    const pool = await startPool({ clock, oauth: { strategy: 'round_robin' } });
     const events: PoolEvent[] = [];
     pool.svc.service.oauth.pool.events.on('*', (e) => void events.push(e));
     await pool.login('alice@example.com');

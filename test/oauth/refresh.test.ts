@@ -1,20 +1,12 @@
 // Issue 3, refresh: the timer at expiry − lead, rotation of the single-use refresh token, transient
 // failures, single-flight under concurrency, and invalid_grant taking an account out.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { AccountRecord } from '../../src/store/account-record.js';
 import type { Account } from '../../src/oauth/account.js';
 import { REFRESH_SPACING_MS } from '../../src/oauth/refresher.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { SCOPES } from '../fakes/fake-oauth.js';
-import { configWith, startService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor } from '../support/oauth-setup.js';
-import { eventually, fakeClock, HOUR, MINUTE, postMessage, startPool, type Pool } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
+import { it, eventually, fakeClock, HOUR, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
 const TTL_MS = 8 * HOUR; // the fake's default expires_in
 const REFRESH_SCOPE = SCOPES.filter((s) => s !== 'org:create_api_key').join(' ');
@@ -32,10 +24,10 @@ class WatchedStore extends MemoryTokenStore {
 const scheduledAt = (p: Pool, account: Account) => p.svc.service.oauth.refresher.scheduledAt(account);
 
 describe('scheduled refresh', () => {
-  it('fires refresh_lead_seconds before expiry, rotates the refresh token into the store, and reschedules', async () => {
+  it('fires refresh_lead_seconds before expiry, rotates the refresh token into the store, and reschedules', async ({ startPool }) => {
     const clock = fakeClock();
     const store = new WatchedStore();
-    pool = await startPool({ clock, store, oauth: { refresh_lead_seconds: 600 }, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, store, oauth: { refresh_lead_seconds: 600 }, accounts: ['alice@example.com'] });
     const { oauth } = pool;
     const account = pool.account('alice@example.com');
     const firstAccess = account.record.access_token;
@@ -81,9 +73,9 @@ describe('scheduled refresh', () => {
     await eventually(() => expect(account.record.refresh_token).toBe(oauth.currentRefreshToken('alice@example.com')));
   });
 
-  it('keeps the token after a transient failure and retries after refresh_retry_seconds', async () => {
+  it('keeps the token after a transient failure and retries after refresh_retry_seconds', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { refresh_retry_seconds: 900 }, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, oauth: { refresh_retry_seconds: 900 }, accounts: ['alice@example.com'] });
     const { oauth } = pool;
     const account = pool.account('alice@example.com');
     const { access_token: access, refresh_token: refresh } = account.record;
@@ -114,9 +106,9 @@ describe('scheduled refresh', () => {
     await eventually(() => expect(account.lastError).toBeNull());
   });
 
-  it('refreshes sooner, on demand, when the token expired during the retry wait', async () => {
+  it('refreshes sooner, on demand, when the token expired during the retry wait', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { refresh_retry_seconds: 3600 }, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, oauth: { refresh_retry_seconds: 3600 }, accounts: ['alice@example.com'] });
     const { oauth } = pool;
     oauth.failNext(1, 500, { grant: 'refresh_token' });
     await clock.advance(TTL_MS - 300_000);
@@ -130,9 +122,9 @@ describe('scheduled refresh', () => {
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(2);
   });
 
-  it('keeps the refresh token when the endpoint sends no new one', async () => {
+  it('keeps the refresh token when the endpoint sends no new one', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     const account = pool.account('alice@example.com');
     const refresh = account.record.refresh_token;
     const access = account.record.access_token;
@@ -148,9 +140,9 @@ describe('scheduled refresh', () => {
     expect(account.lastError).toBeNull();
   });
 
-  it('does not refresh on a timer with enable_auto_refresh: false', async () => {
+  it('does not refresh on a timer with enable_auto_refresh: false', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { enable_auto_refresh: false }, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, oauth: { enable_auto_refresh: false }, accounts: ['alice@example.com'] });
     expect(scheduledAt(pool, pool.account('alice@example.com'))).toBeNull();
     await clock.advance(TTL_MS - 1000);
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(0);
@@ -159,10 +151,10 @@ describe('scheduled refresh', () => {
 });
 
 describe('refresh on demand', () => {
-  it('refreshes first when the token is inside the lead window, and stores the new pair before using it', async () => {
+  it('refreshes first when the token is inside the lead window, and stores the new pair before using it', async ({ startPool }) => {
     const clock = fakeClock();
     const store = new WatchedStore();
-    pool = await startPool({ clock, store, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, store, accounts: ['alice@example.com'] });
     const account = pool.account('alice@example.com');
     const oldAccess = account.record.access_token;
     let storedWhenUsed: string | null | undefined;
@@ -181,9 +173,9 @@ describe('refresh on demand', () => {
     expect(storedWhenUsed).toBe(pool.oauth.currentRefreshToken('alice@example.com'));
   });
 
-  it('makes exactly one refresh call for 50 concurrent requests on an expired token, and all of them succeed', async () => {
+  it('makes exactly one refresh call for 50 concurrent requests on an expired token, and all of them succeed', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     const { oauth } = pool;
     oauth.revokeAccessTokens('alice@example.com');
     oauth.delayTokenMs = 300; // the refresh is still running when the other requests arrive
@@ -199,31 +191,26 @@ describe('refresh on demand', () => {
 });
 
 describe('at startup', () => {
-  it('refreshes a stored account whose token expired while the service was down', async () => {
+  it('refreshes a stored account whose token expired while the service was down', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     const before = pool.account('alice@example.com').record.access_token;
     await pool.svc.close();
 
     clock.jump(TTL_MS + HOUR);
     pool.oauth.revokeAccessTokens('alice@example.com');
-    const again = await startService({
-      config: configWith([oauthProvider(pool.upstream.url)], { oauth: oauthSettingsFor(pool.oauth) }),
-      store: pool.store,
-      clock: clock.clock,
-    });
-    pool.svc = again;
+    await pool.restart();
     await eventually(() => expect(pool!.oauth.refreshCallsFor('alice@example.com')).toBe(1));
     await eventually(() => expect(pool!.state('alice@example.com')).toBe('active'));
     expect(pool.account('alice@example.com').record.access_token).not.toBe(before);
-    expect((await postMessage(again.url)).status).toBe(200);
+    expect((await postMessage(pool.svc.url)).status).toBe(200);
   });
 });
 
 describe('invalid_grant', () => {
-  it('on the timer: marks the account reauth_required and takes it out of rotation and of the schedule', async () => {
+  it('on the timer: marks the account reauth_required and takes it out of rotation and of the schedule', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth } = pool;
     oauth.revokeRefreshToken('alice@example.com');
 
@@ -247,9 +234,9 @@ describe('invalid_grant', () => {
     expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
   });
 
-  it('on demand: the request fails over to the other account', async () => {
+  it('on demand: the request fails over to the other account', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth } = pool;
     oauth.revokeRefreshToken('alice@example.com');
     oauth.revokeAccessTokens('alice@example.com');

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { FileTokenStore } from '../../src/store/file-store.js';
 import { AccountPersistence } from '../../src/oauth/account-persistence.js';
 import { Account } from '../../src/oauth/account.js';
@@ -9,19 +9,13 @@ import type { AccountRecord } from '../../src/store/account-record.js';
 import { systemClock } from '../../src/oauth/clock.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
-import { admin, startPool, type Pool } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close().catch(() => {});
-  pool = undefined;
-});
+import { it, admin, type Pool } from '../support/pool.js';
 
 describe('races between refresh, login, delete and shutdown (regressions)', () => {
-  it('shutting down while a refresh is under way stores the rotated refresh token before exiting', async () => {
+  it('shutting down while a refresh is under way stores the rotated refresh token before exiting', async ({ startPool }) => {
     // A real file store: its fsyncs take long enough for an exit to overtake them.
     const file = join(mkdtempSync(join(tmpdir(), 'ccb-race-')), 'accounts.json');
-    pool = await startPool({ accounts: ['alice@example.com'], store: new FileTokenStore(file) });
+    const pool = await startPool({ accounts: ['alice@example.com'], store: new FileTokenStore(file) });
     pool.oauth.delayTokenMs = 300;
     const refreshing = pool.svc.service.oauth.refresher.refresh(pool.account('alice@example.com'));
     // The refresh has reached the token endpoint; now the service is asked to stop.
@@ -33,8 +27,8 @@ describe('races between refresh, login, delete and shutdown (regressions)', () =
     expect(stored.refresh_token).toBe(pool.oauth.currentRefreshToken('alice@example.com'));
   });
 
-  it('a new login while a failing refresh is in flight is not marked reauth_required by it', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('a new login while a failing refresh is in flight is not marked reauth_required by it', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     pool.oauth.revokeRefreshToken('alice@example.com');
     const url = await admin(pool.svc.url, 'GET', '/oauth/generate-url');
     const code = await pool.oauth.approve(url.json.login_url, 'alice@example.com');
@@ -52,8 +46,8 @@ describe('races between refresh, login, delete and shutdown (regressions)', () =
     expect(stored.refresh_token).toBe(pool.oauth.currentRefreshToken('alice@example.com'));
   });
 
-  it('a malformed callback URL is a 400, not a 500', async () => {
-    pool = await startPool();
+  it('a malformed callback URL is a 400, not a 500', async ({ startPool }) => {
+    const pool = await startPool();
     const res = await admin(pool.svc.url, 'POST', '/oauth/exchange-code', { body: { code: 'https://exa mple.com/cb?code=x' } });
     expect(res.status).toBe(400);
   });

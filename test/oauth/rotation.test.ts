@@ -1,18 +1,12 @@
 // Issue 3, rotation: round-robin over the pool, usage statistics, and what goes upstream.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { OAUTH_BETA } from '../fakes/fake-anthropic.js';
-import { fakeClock, MINUTE, postMessage, startPool, type Pool } from './support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
+import { it, fakeClock, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
 describe('round-robin rotation over two accounts', () => {
-  it('alternates the accounts and counts each use', async () => {
+  it('alternates the accounts and counts each use', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { strategy: 'round_robin' }, accounts: ['a@example.com', 'b@example.com'] });
+    const pool = await startPool({ clock, oauth: { strategy: 'round_robin' }, accounts: ['a@example.com', 'b@example.com'] });
     const tokenOf = (email: string) => `Bearer ${pool!.account(email).record.access_token}`;
 
     const served: string[] = [];
@@ -37,16 +31,16 @@ describe('round-robin rotation over two accounts', () => {
     }
   });
 
-  it('reports a never-used account as never used', async () => {
-    pool = await startPool({ accounts: ['a@example.com'] });
+  it('reports a never-used account as never used', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['a@example.com'] });
     const [t] = (await pool.status()).tokens;
     expect(t).toMatchObject({ usage_count: 0, last_used: 'never', last_used_timestamp: null });
   });
 });
 
 describe('the upstream request of an oauth account', () => {
-  it("carries the account's Bearer and the oauth beta merged with the client's betas, never the client's credentials", async () => {
-    pool = await startPool({ accounts: ['a@example.com'] });
+  it("carries the account's Bearer and the oauth beta merged with the client's betas, never the client's credentials", async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['a@example.com'] });
     const res = await postMessage(pool.svc.url, {
       headers: {
         'x-api-key': 'sk-ant-api03-client-key-that-must-not-leak',
@@ -62,14 +56,14 @@ describe('the upstream request of an oauth account', () => {
     expect(JSON.stringify(seen)).not.toContain('must-not-leak');
   });
 
-  it('adds the oauth beta when the client sends none', async () => {
-    pool = await startPool({ accounts: ['a@example.com'] });
+  it('adds the oauth beta when the client sends none', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['a@example.com'] });
     expect((await postMessage(pool.svc.url)).status).toBe(200);
     expect(pool.upstream.requests[0].headers['anthropic-beta']).toBe(OAUTH_BETA);
   });
 
-  it('forwards the body byte for byte', async () => {
-    pool = await startPool({ accounts: ['a@example.com'] });
+  it('forwards the body byte for byte', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['a@example.com'] });
     const body = '{"model":"claude-sonnet-4-5",  "max_tokens":16,"metadata":{"user_id":"{\\"session_id\\":\\"s\\"}"},"messages":[]}';
     expect((await postMessage(pool.svc.url, { body })).status).toBe(200);
     expect(pool.upstream.requests[0].body.toString()).toBe(body);

@@ -1,24 +1,21 @@
 // Issue 3, 401 handling: one forced refresh and one retry on the same account; needs_login only on the token endpoint's word
 // and failover; and the 401 + banner when no account can serve.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { apiKeyProvider } from '../support/harness.js';
-import { fakeClock, MINUTE, postMessage, startPool, type Pool } from './support.js';
+import { it, fakeClock, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
-let pool: Pool | undefined;
 let other: FakeAnthropic | undefined;
 afterEach(async () => {
-  await pool?.close();
   await other?.close();
-  pool = undefined;
   other = undefined;
 });
 
 const LOGIN_URL = /(https?:\/\/\S+\/oauth\/authorize\?\S+)/;
 
 describe('an upstream 401 on an oauth account', () => {
-  it('refreshes once and retries the same request on the same account: the client sees 200', async () => {
-    pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+  it('refreshes once and retries the same request on the same account: the client sees 200', async ({ startPool }) => {
+    const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth, upstream } = pool;
     const alice = pool.account('alice@example.com');
     const revoked = alice.record.access_token;
@@ -37,9 +34,9 @@ describe('an upstream 401 on an oauth account', () => {
     expect(oauth.refreshCallsFor('bob@example.com')).toBe(0);
   });
 
-  it('when the retry right after a successful refresh is refused too: a short cooldown, then tried again (regression)', async () => {
+  it('when the retry right after a successful refresh is refused too: a short cooldown, then tried again (regression)', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth, upstream } = pool;
     upstream.script({ kind: 'json', status: 401 }, { kind: 'json', status: 401 });
 
@@ -69,8 +66,8 @@ describe('an upstream 401 on an oauth account', () => {
     expect(pool.state(alice)).toBe('active');
   });
 
-  it('with a dead refresh token: reauth_required and failover, the client sees 200', async () => {
-    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+  it('with a dead refresh token: reauth_required and failover, the client sees 200', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth } = pool;
     oauth.revokeAccessTokens('alice@example.com');
     oauth.revokeRefreshToken('alice@example.com');
@@ -82,9 +79,9 @@ describe('an upstream 401 on an oauth account', () => {
     expect(pool.account('alice@example.com').record.verdict).toMatchObject({ state: 'needs_login', reason: expect.stringMatching(/invalid_grant/) });
   });
 
-  it('keeps the account when the refresh after the 401 fails only transiently', async () => {
+  it('keeps the account when the refresh after the 401 fails only transiently', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com', 'bob@example.com'] });
     const { oauth } = pool;
     oauth.revokeAccessTokens('alice@example.com');
     oauth.failNext(1, 503, { grant: 'refresh_token' });
@@ -123,8 +120,8 @@ describe('an upstream 401 on an oauth account', () => {
     expect(alice.lastError).toBeNull();
   });
 
-  it('a 403 authentication_error is handled like a 401: refresh and retry on the same account', async () => {
-    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+  it('a 403 authentication_error is handled like a 401: refresh and retry on the same account', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
     pool.upstream.script({
       kind: 'json',
       status: 403,
@@ -136,8 +133,8 @@ describe('an upstream 401 on an oauth account', () => {
     expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(1);
   });
 
-  it('a 403 permission_error about the request costs no account its login', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('a 403 permission_error about the request costs no account its login', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     const forbidden = { kind: 'json', status: 403 } as const; // the fake's permission_error body
     pool.upstream.script(forbidden, forbidden, forbidden);
     const res = await postMessage(pool.svc.url);
@@ -152,8 +149,8 @@ describe('an upstream 401 on an oauth account', () => {
     expect(next.headers['x-balancer-account']).toBe('alice@example.com');
   });
 
-  it('a 403 "not allowed for this organization" takes the account out without a refresh', async () => {
-    pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
+  it('a 403 "not allowed for this organization" takes the account out without a refresh', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com', 'bob@example.com'] });
     pool.upstream.script({
       kind: 'json',
       status: 403,
@@ -167,8 +164,8 @@ describe('an upstream 401 on an oauth account', () => {
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).headers['x-balancer-account']).toBe('bob@example.com');
   });
 
-  it('20 concurrent requests refused with the same revoked token cause one refresh, and all succeed on that account', async () => {
-    pool = await startPool({ accounts: ['alice@example.com'] });
+  it('20 concurrent requests refused with the same revoked token cause one refresh, and all succeed on that account', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
     pool.oauth.revokeAccessTokens('alice@example.com');
     pool.oauth.delayTokenMs = 200;
     const results = await Promise.all(Array.from({ length: 20 }, () => postMessage(pool!.svc.url)));
@@ -179,9 +176,9 @@ describe('an upstream 401 on an oauth account', () => {
 });
 
 describe('when no oauth account can serve', () => {
-  it('answers 401 with a fresh login URL and prints the banner once a minute, not once per request', async () => {
+  it('answers 401 with a fresh login URL and prints the banner once a minute, not once per request', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['alice@example.com'] });
+    const pool = await startPool({ clock, accounts: ['alice@example.com'] });
     const { oauth, svc } = pool;
     oauth.revokeAccessTokens('alice@example.com');
     oauth.revokeRefreshToken('alice@example.com');
@@ -228,16 +225,16 @@ describe('when no oauth account can serve', () => {
     expect((await postMessage(svc.url)).status).toBe(200);
   });
 
-  it('says no account is logged in when the pool is empty', async () => {
-    pool = await startPool();
+  it('says no account is logged in when the pool is empty', async ({ startPool }) => {
+    const pool = await startPool();
     const res = await postMessage(pool.svc.url);
     expect(res.status).toBe(401);
     expect(res.json.error.message).toMatch(/no Claude account is logged in/i);
   });
 
-  it('fails over to the next provider', async () => {
+  it('fails over to the next provider', async ({ startPool }) => {
     other = await startFakeAnthropic();
-    pool = await startPool({ moreProviders: [apiKeyProvider('backup', other.url)], accounts: ['alice@example.com'] });
+    const pool = await startPool({ moreProviders: [apiKeyProvider('backup', other.url)], accounts: ['alice@example.com'] });
     pool.oauth.revokeAccessTokens('alice@example.com');
     pool.oauth.revokeRefreshToken('alice@example.com');
 

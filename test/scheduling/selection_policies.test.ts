@@ -33,13 +33,13 @@ describe('round_robin', () => {
     { utilization: [0.9, 0.1, 0.5], picks: ['abc', 'bca', 'cab', 'abc'] },
     { utilization: [null], picks: ['a', 'a'] },
   ])('rotates in login order whatever the utilization: $utilization', ({ utilization, picks }) => {
-    const selector = new RoundRobinSelector();
+    const selector: Selector = new RoundRobinSelector();
     const candidates = accounts(...utilization);
     expect(picks.map(() => pick(selector, candidates, 'same-session'))).toEqual(picks);
   });
 
   it('goes on after the last chosen one when some are not candidates', () => {
-    const selector = new RoundRobinSelector();
+    const selector: Selector = new RoundRobinSelector();
     const [a, b, c] = accounts(null, null, null);
     expect(names(selector.select([a, b, c], { sessionId: undefined, now: NOW }))).toBe('abc');
     expect(names(selector.select([a, c], { sessionId: undefined, now: NOW }))).toBe('ca');

@@ -1,18 +1,12 @@
 // Issue 5, session strategy: a conversation stays on one account; new ones spread over the pool,
 // preferring the lowest 5-hour utilization; pins expire after an hour idle; the pin table is bounded.
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { MAX_PINS, SessionSelector } from '../../src/oauth/selection/session.js';
 import { unifiedHeaders } from '../fakes/fake-anthropic.js';
 import { configWith } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor } from '../support/oauth-setup.js';
-import { fakeClock, HOUR, MINUTE, postMessage, startPool, type Pool } from '../oauth/support.js';
-
-let pool: Pool | undefined;
-afterEach(async () => {
-  await pool?.close();
-  pool = undefined;
-});
+import { it, fakeClock, HOUR, MINUTE, postMessage, type Pool } from '../support/pool.js';
 
 const ACCOUNTS = ['a@example.com', 'b@example.com', 'c@example.com'];
 
@@ -57,8 +51,8 @@ function reportUtilization(p: Pool, byEmail: Record<string, number>) {
 }
 
 describe('session strategy (the default)', () => {
-  it('keeps each session on one account over many interleaved requests, and spreads new sessions over all accounts', async () => {
-    pool = await startPool({ accounts: ACCOUNTS });
+  it('keeps each session on one account over many interleaved requests, and spreads new sessions over all accounts', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ACCOUNTS });
     const sessions = Array.from({ length: 6 }, () => randomUUID());
     const seen = new Map<string, Set<string>>(sessions.map((s) => [s, new Set()]));
     // Orders in which plain rotation would move sessions between accounts.
@@ -75,8 +69,8 @@ describe('session strategy (the default)', () => {
     expect([...perAccount.values()]).toEqual([2, 2, 2]);
   });
 
-  it('pins by the session_id inside metadata.user_id like by the header', async () => {
-    pool = await startPool({ accounts: ACCOUNTS });
+  it('pins by the session_id inside metadata.user_id like by the header', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ACCOUNTS });
     const sessions = Array.from({ length: 3 }, () => randomUUID());
     const first = await Promise.all(sessions.map(async (s) => servedBy(withUserId(pool!, s))));
     expect(new Set(first).size).toBe(3);
@@ -85,15 +79,15 @@ describe('session strategy (the default)', () => {
     }
   });
 
-  it('rotates requests without a session identity round-robin', async () => {
-    pool = await startPool({ accounts: ACCOUNTS });
+  it('rotates requests without a session identity round-robin', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ACCOUNTS });
     const served = [];
     for (let i = 0; i < 6; i++) served.push(await servedBy(postMessage(pool.svc.url)));
     expect(served).toEqual([...ACCOUNTS, ...ACCOUNTS]);
   });
 
-  it('gives a new session the account with the lowest 5-hour utilization', async () => {
-    pool = await startPool({ accounts: ACCOUNTS });
+  it('gives a new session the account with the lowest 5-hour utilization', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ACCOUNTS });
     reportUtilization(pool, { 'a@example.com': 0.7, 'b@example.com': 0.2, 'c@example.com': 0.5 });
     // One request per account so the pool learns the utilizations.
     for (let i = 0; i < 3; i++) await servedBy(postMessage(pool.svc.url));
@@ -103,9 +97,9 @@ describe('session strategy (the default)', () => {
     for (let i = 0; i < 3; i++) expect(await servedBy(withHeader(pool, randomUUID()))).toBe('b@example.com');
   });
 
-  it('forgets a pin after an hour idle, not before', async () => {
+  it('forgets a pin after an hour idle, not before', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ['a@example.com', 'b@example.com'] });
+    const pool = await startPool({ clock, accounts: ['a@example.com', 'b@example.com'] });
     const session = randomUUID();
     expect(await servedBy(withHeader(pool, session))).toBe('a@example.com');
     // From now on a is the busier account: a new assignment of the session would go to b.
@@ -124,8 +118,8 @@ describe('session strategy (the default)', () => {
 });
 
 describe('round_robin strategy', () => {
-  it('ignores sessions: every request takes the next account', async () => {
-    pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ACCOUNTS });
+  it('ignores sessions: every request takes the next account', async ({ startPool }) => {
+    const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ACCOUNTS });
     const served = [];
     for (let i = 0; i < 6; i++) served.push(await servedBy(withHeader(pool, 'one-session')));
     expect(served).toEqual([...ACCOUNTS, ...ACCOUNTS]);
@@ -134,8 +128,8 @@ describe('round_robin strategy', () => {
 });
 
 describe('changing the strategy', () => {
-  it('takes effect on a config reload', async () => {
-    pool = await startPool({ accounts: ['a@example.com', 'b@example.com'] });
+  it('takes effect on a config reload', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['a@example.com', 'b@example.com'] });
     const session = randomUUID();
     const pinned = await servedBy(withHeader(pool, session));
     expect(await servedBy(withHeader(pool, session))).toBe(pinned);
@@ -152,9 +146,9 @@ describe('changing the strategy', () => {
 });
 
 describe('the pin table', () => {
-  it('stays bounded under 100,000 distinct sessions, keeping the most recent ones', async () => {
+  it('stays bounded under 100,000 distinct sessions, keeping the most recent ones', async ({ startPool }) => {
     const clock = fakeClock();
-    pool = await startPool({ clock, accounts: ACCOUNTS });
+    const pool = await startPool({ clock, accounts: ACCOUNTS });
     const selector = pool.svc.service.oauth.selector as SessionSelector;
 
     // Through HTTP: each session is pinned.
@@ -181,8 +175,8 @@ describe('the pin table', () => {
     expect(selector.pinCount).toBeLessThanOrEqual(MAX_PINS);
   });
 
-  it('holds at most its maximum and drops the least recently used first', async () => {
-    pool = await startPool({ accounts: ACCOUNTS });
+  it('holds at most its maximum and drops the least recently used first', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ACCOUNTS });
     const accounts = pool.svc.service.oauth.pool.list();
     const scheduler = new SessionSelector(100);
     const now = Date.now();

@@ -59,6 +59,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = `http://127.0.0.1:${port}`;
   service.setListenUrl(url);
+  let closing: Promise<void> | undefined;
   return {
     url,
     service,
@@ -68,10 +69,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
     banners,
     store,
     writeConfig,
-    close: async () => {
-      await app.close();
-      await service.close();
-    },
+    // Idempotent: a test may stop the service itself before the fixture closes everything.
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await service.close();
+      })()),
   };
 }
 

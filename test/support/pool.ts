@@ -1,16 +1,17 @@
-// Shared setup for the account-pool and scheduling tests: the real service on loopback, pointed at
-// the fake OAuth server and the fake Messages API, with an optional fake clock for schedules.
+// The shared helpers of the account-pool, scheduling and persistence tests: the real service on
+// loopback over the fake OAuth server and the fake Messages API (an optional fake clock drives
+// schedules), requests as clients make them, and a vitest fixture that closes what a test started.
 import { createClock, type Clock as SinonClock } from '@sinonjs/fake-timers';
 import { request } from 'undici';
-import { vi } from 'vitest';
+import { it as base, vi } from 'vitest';
 import { statusName, type Account } from '../../src/oauth/account.js';
 import type { Clock } from '../../src/oauth/clock.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import type { TokenStore } from '../../src/store/token-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { startFakeOAuth, type FakeOAuth } from '../fakes/fake-oauth.js';
-import { configWith, startService, type RunningService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor } from '../support/oauth-setup.js';
+import { configWith, startService, type RunningService } from './harness.js';
+import { oauthProvider, oauthSettingsFor } from './oauth-setup.js';
 
 /** A fake clock for the service only (global timers stay real, so sockets keep working). */
 export interface TestClock {
@@ -106,6 +107,12 @@ export interface Pool {
   /** /oauth/status, parsed. */
   status(): Promise<any>;
   account(email: string): Account;
+  /** The account's entry in /oauth/status. */
+  shown(email: string): Promise<any>;
+  /** POSTs a message and returns the account that served it (the answer must be a 200). */
+  servedBy(headers?: Record<string, string>): Promise<string>;
+  /** Stops the service and starts it again over the same store, config and clock. */
+  restart(): Promise<void>;
   /** The account's availability as /oauth/status names it ('active' when usable), now on the service's clock. */
   state(account: string | Account): string;
   close(): Promise<void>;
@@ -128,14 +135,11 @@ export async function startPool(opts: PoolOptions = {}): Promise<Pool> {
   const oauth = await startFakeOAuth();
   const upstream = await startFakeAnthropic({ auth: { mode: 'oauth', liveTokens: oauth.liveTokens } });
   const store = opts.store ?? new MemoryTokenStore();
-  const svc = await startService({
-    config: configWith([oauthProvider(upstream.url), ...(opts.moreProviders ?? [])], {
-      ...opts.settings,
-      oauth: oauthSettingsFor(oauth, opts.oauth),
-    }),
-    store,
-    clock: opts.clock?.clock,
+  const config = configWith([oauthProvider(upstream.url), ...(opts.moreProviders ?? [])], {
+    ...opts.settings,
+    oauth: oauthSettingsFor(oauth, opts.oauth),
   });
+  const svc = await startService({ config, store, clock: opts.clock?.clock });
   // Methods read pool.svc, so a test may replace the service (a restart over the same store).
   const pool: Pool = {
     svc,
@@ -161,6 +165,18 @@ export async function startPool(opts: PoolOptions = {}): Promise<Pool> {
       const oauth = pool.svc.service.oauth.pool;
       return statusName((typeof account === 'string' ? pool.account(account) : account).availability(oauth.clock.now()));
     },
+    async shown(email) {
+      return (await pool.status()).tokens.find((t: { account_email: string }) => t.account_email === email);
+    },
+    async servedBy(headers = {}) {
+      const res = await postMessage(pool.svc.url, { headers });
+      if (res.status !== 200) throw new Error(`expected a 200, got ${res.status}: ${res.text}`);
+      return String(res.headers['x-balancer-account']);
+    },
+    async restart() {
+      await pool.svc.close();
+      pool.svc = await startService({ config, store, clock: opts.clock?.clock });
+    },
     async close() {
       await pool.svc.close();
       await upstream.close();
@@ -178,3 +194,20 @@ export async function startPool(opts: PoolOptions = {}): Promise<Pool> {
 export function eventually<T>(check: () => T | Promise<T>, timeout = 5000): Promise<T> {
   return vi.waitFor(check, { timeout, interval: 10 });
 }
+
+/**
+ * `it` with a `startPool` fixture: pools a test starts through it are closed after the test,
+ * whatever happens in it.
+ */
+export const it = base.extend<{ startPool: (opts?: PoolOptions) => Promise<Pool> }>({
+  // eslint-disable-next-line no-empty-pattern
+  startPool: async ({}, use) => {
+    const started: Pool[] = [];
+    await use(async (opts) => {
+      const pool = await startPool(opts);
+      started.push(pool);
+      return pool;
+    });
+    for (const pool of started) await pool.close();
+  },
+});
