@@ -13,8 +13,9 @@ export const ON_DEMAND_RETRY_MS = 30_000;
 
 /**
  * One Claude account of the running pool: its persisted record and the state that lives only in
- * memory. The record is replaced as a whole (by the pool) and never rewritten by a runtime
- * judgement; a re-login or a delete retires this object, so work still holding it can tell.
+ * memory. Only the pool changes the record (new tokens and verdicts replace it; usage and
+ * utilization are counted into it) and no runtime judgement is written into it; a re-login or a
+ * delete retires this object, so work still holding it can tell.
  */
 export class Account {
   /** The one refresh in flight for this account, shared by everyone who needs it. */

@@ -154,7 +154,7 @@ export class Refresher {
       response = await this.tokens.refresh(refreshToken, before.scopes);
     } catch (err) {
       const e = err as TokenEndpointError;
-      if (e instanceof TokenEndpointError && e.kind === 'rejected') this.spend(refreshToken);
+      if (e instanceof TokenEndpointError && e.isInvalidGrant) this.spend(refreshToken);
       // Deleted, or replaced by a new login meanwhile: this outcome is about tokens nobody holds any more.
       if (!account.retired) this.failed(account, e);
       throw err;

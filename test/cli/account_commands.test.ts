@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../support/cli.js';
 import { configWith, startService, type RunningService } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { it as poolIt } from '../support/pool.js';
 
 /** Runs `claude-code-balancer login` as a user would: reads the URL it prints, answers its prompts. */
 function interactiveLogin(args: string[], answer: (loginUrl: string, attempt: number) => Promise<string | null>) {
@@ -148,5 +149,29 @@ describe('account commands of the CLI against the running service', () => {
       expect(result.stderr).toContain('npm start');
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+describe('the accounts table shows where each account stands', () => {
+  poolIt('banned and needs_login, with what to do about each', async ({ startPool }) => {
+    const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com', 'carol@example.com'] });
+    const banned = 'OAuth authentication is currently not allowed for this organization.';
+    pool.upstream.script({ kind: 'json', status: 403, body: { type: 'error', error: { type: 'permission_error', message: banned } } });
+    expect(await pool.servedBy()).toBe('bob@example.com');
+    pool.oauth.revokeAccessTokens('bob@example.com');
+    pool.oauth.revokeRefreshToken('bob@example.com');
+    // Round robin: carol is next, then bob, who is refused and fails over to carol.
+    expect(await pool.servedBy()).toBe('carol@example.com');
+    expect(await pool.servedBy()).toBe('carol@example.com');
+
+    const result = await runCli(['accounts', '--url', pool.svc.url]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[1]).toMatch(/^alice@example\.com\s+banned\s/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s/);
+    expect(lines[3]).toMatch(/^carol@example\.com\s+active\s/);
+    expect(result.stdout).toContain('1 of 3 accounts can serve.');
+    expect(result.stdout).toContain('bob@example.com needs a new login: claude-code-balancer login --email bob@example.com');
+    expect(result.stdout).toContain(`alice@example.com is banned (${banned}); it is never refreshed.`);
   });
 });
