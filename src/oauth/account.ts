@@ -8,6 +8,9 @@ export type Availability =
   | { state: 'usable' }
   | { state: Exclude<AvailabilityState, 'usable'>; reason: string; /** Epoch ms when this state ends by itself. */ until?: number };
 
+/** One object for the common answer: availability is asked for every account on every request. */
+const USABLE: Availability = Object.freeze({ state: 'usable' });
+
 /** After a failed refresh, an expired token is not refreshed again on demand before this. */
 export const ON_DEMAND_RETRY_MS = 30_000;
 
@@ -72,7 +75,7 @@ export class Account {
         until: this.lastRefreshFailureAt + ON_DEMAND_RETRY_MS,
       };
     }
-    return { state: 'usable' };
+    return USABLE;
   }
 }
 
