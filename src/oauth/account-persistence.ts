@@ -30,7 +30,7 @@ export class AccountPersistence {
 
   /** Persists the account now; resolves true once durable, false when the write failed (it is retried). */
   save(account: Account): Promise<boolean> {
-    const key = accountKey(account.record.email);
+    const key = account.key;
     const queued = this.notStarted.get(key);
     // Only the same account object: after a delete and a new login of the email, it is a new one.
     if (queued?.account === account) return queued.write;
@@ -64,7 +64,7 @@ export class AccountPersistence {
 
   /** A use of the account changed its statistics: write them within USAGE_WRITE_INTERVAL_MS. */
   noteUsage(account: Account): void {
-    const key = accountKey(account.record.email);
+    const key = account.key;
     if (this.usageTimers.has(key)) return;
     const since = this.clock.now() - (this.lastWrite.get(key) ?? 0);
     const delay = Math.max(0, USAGE_WRITE_INTERVAL_MS - since);

@@ -1,4 +1,4 @@
-import type { AccountRecord } from '../store/account-record.js';
+import { accountKey, type AccountRecord } from '../store/account-record.js';
 import { emptyRateLimitState, type RateLimitState } from './rate-limit.js';
 
 /** Where an account stands right now, as the scheduler, the final answer, /oauth/status and the CLI see it. */
@@ -39,11 +39,16 @@ export class Account {
   /** Something went wrong that a later success should announce as `recovered`. */
   troubled = false;
 
+  /** accountKey() of the email, which a record replacement never changes. */
+  readonly key: string;
+
   constructor(
     public record: AccountRecord,
     /** Position in the pool (login order), for rotations that must not depend on object identity. */
     readonly seq: number,
-  ) {}
+  ) {
+    this.key = accountKey(record.email);
+  }
 
   get email(): string {
     return this.record.email;

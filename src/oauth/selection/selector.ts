@@ -20,7 +20,7 @@ export interface Selector {
 
 /** The candidates in rotation order: those after `lastSeq` (the last chosen) first, then from the start. */
 export function inRotation(candidates: readonly Account[], lastSeq: number): Account[] {
-  const after = candidates.filter((a) => a.seq > lastSeq);
-  const before = candidates.filter((a) => a.seq <= lastSeq);
-  return [...after, ...before];
+  let split = 0;
+  while (split < candidates.length && candidates[split].seq <= lastSeq) split++;
+  return split === 0 ? [...candidates] : [...candidates.slice(split), ...candidates.slice(0, split)];
 }

@@ -1,4 +1,3 @@
-import { accountKey } from '../../store/account-record.js';
 import type { Account } from '../account.js';
 import { currentUtilization5h } from '../rate-limit.js';
 import { inRotation, type SelectionRequest, type Selector } from './selector.js';
@@ -35,7 +34,7 @@ export class SessionSelector implements Selector {
       return rotation;
     }
     const pin = this.pins.get(sessionId);
-    const pinned = pin && now - pin.lastSeen < PIN_IDLE_MS ? rotation.find((a) => accountKey(a.email) === pin.key) : undefined;
+    const pinned = pin && now - pin.lastSeen < PIN_IDLE_MS ? rotation.find((a) => a.key === pin.key) : undefined;
     if (pinned) {
       this.pins.delete(sessionId);
       pin!.lastSeen = now;
@@ -49,7 +48,7 @@ export class SessionSelector implements Selector {
       .map((entry) => entry.account);
     if (ordered.length > 0) {
       this.lastSeq = ordered[0].seq;
-      this.pin(sessionId, accountKey(ordered[0].email), now);
+      this.pin(sessionId, ordered[0].key, now);
     }
     return ordered;
   }
