@@ -28,18 +28,18 @@ export class SessionSelector implements Selector {
   }
 
   select(candidates: readonly Account[], { sessionId, now }: SelectionRequest): Account[] {
+    const pin = sessionId === undefined ? undefined : this.pins.get(sessionId);
+    const pinned = pin && now - pin.lastSeen < PIN_IDLE_MS ? candidates.find((a) => a.key === pin.key) : undefined;
+    if (pinned) {
+      this.pins.delete(sessionId!);
+      pin!.lastSeen = now;
+      this.pins.set(sessionId!, pin!);
+      return [pinned, ...inRotation(candidates, this.lastSeq).filter((a) => a !== pinned)];
+    }
     const rotation = inRotation(candidates, this.lastSeq);
     if (sessionId === undefined) {
       if (rotation.length > 0) this.lastSeq = rotation[0].seq;
       return rotation;
-    }
-    const pin = this.pins.get(sessionId);
-    const pinned = pin && now - pin.lastSeen < PIN_IDLE_MS ? rotation.find((a) => a.key === pin.key) : undefined;
-    if (pinned) {
-      this.pins.delete(sessionId);
-      pin!.lastSeen = now;
-      this.pins.set(sessionId, pin!);
-      return [pinned, ...rotation.filter((a) => a !== pinned)];
     }
     // A stable sort keeps the rotation order among equal utilizations.
     const ordered = rotation
