@@ -11,7 +11,7 @@ import { CLIENT_KEYS_DOCUMENT } from '../../src/access/client-keys.js';
 import { ConfigError } from '../../src/config/load.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
-import { admin, postMessage } from '../oauth/support.js';
+import { admin, postMessage } from '../support/pool.js';
 import { runCli, startServiceProcess } from '../support/cli.js';
 import { apiKeyProvider, configWith, startService, type RunningService } from '../support/harness.js';
 

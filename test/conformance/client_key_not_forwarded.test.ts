@@ -1,7 +1,7 @@
 // Attack (#10.3, #10.7): the client's secrets for this service (its client key, the admin token,
 // localhost cookies) travel on to Anthropic. The upstream must see the provider's credential only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { admin, startPool, type Pool } from '../oauth/support.js';
+import { admin, startPool, type Pool } from '../support/pool.js';
 import { httpRequest, messagesBody, RawClient, startConformance, UPSTREAM_KEY, type ConformanceSetup } from './support.js';
 
 const KEY = 'client-key-never-upstream-0123456789';
