@@ -149,6 +149,7 @@ export class Service {
   async close(): Promise<void> {
     await this.clientKeys.close();
     await this.oauth.close();
+    await this.oauth.store.close?.();
     await this.dispatchers.close();
     this.logger.flush();
   }

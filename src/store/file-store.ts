@@ -1,20 +1,20 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from './account-record.js';
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-write.js';
 import { CoalescingWriter } from './coalescing-writer.js';
+import { dataDirectory } from './data-dir.js';
+import type { StoreLock } from './store-lock.js';
 import { assertDocumentName, StoreError, type TokenStore } from './token-store.js';
 
 const FILE_VERSION = 1;
 
 /** `$XDG_DATA_HOME/claude-code-balancer/accounts.json`, else `~/.local/share/claude-code-balancer/accounts.json`. */
 export function defaultAccountsFilePath(env: NodeJS.ProcessEnv = process.env): string {
-  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-  const xdg = env.XDG_DATA_HOME;
-  const dataHome = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'share');
-  return join(dataHome, 'claude-code-balancer', 'accounts.json');
+  return join(dataDirectory(env), 'accounts.json');
 }
+
 
 /** settings.oauth.file_path (absolute, relative to the cwd, or starting with `~/`), else the default path. */
 export function resolveAccountsFilePath(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -44,8 +44,17 @@ export class FileTokenStore implements TokenStore {
   /** Orders load() against mutations so that a re-read never drops a change made meanwhile. */
   private turn: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly path: string) {
+  /** `lock`: the single-writer lock taken for this file (see select-store.ts), released by close(). */
+  constructor(
+    readonly path: string,
+    private readonly lock?: StoreLock,
+  ) {
     this.location = path;
+  }
+
+  async close(): Promise<void> {
+    await this.writer.idle();
+    await this.lock?.release();
   }
 
   load(): Promise<AccountRecord[]> {

@@ -1,11 +1,24 @@
+import { isAbsolute, join } from 'node:path';
 import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from './account-record.js';
+import { dataDirectory } from './data-dir.js';
 import { errorMessage, keyringError, loadKeytar, withTimeout, type Keytar } from './keytar.js';
+import type { StoreLock } from './store-lock.js';
 import { assertDocumentName, StoreError, type StoreErrorCode, type TokenStore } from './token-store.js';
 
 export const DEFAULT_SERVICE_NAME = 'claude-code-balancer';
 export const DEFAULT_KEYRING_TIMEOUT_MS = 30_000;
 /** Account name of the lock probe item; it has no "@", so no account key can collide with it. */
 const PROBE_ACCOUNT = 'lock-probe';
+
+/**
+ * The keyring store's single-writer lock: `<service_name>.lock` in $XDG_RUNTIME_DIR/claude-code-balancer
+ * (per user, gone at logout like the processes it names), else in the data directory.
+ */
+export function keyringLockPath(service: string, env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  const dir = runtime && isAbsolute(runtime) ? join(runtime, 'claude-code-balancer') : dataDirectory(env);
+  return join(dir, `${service.replace(/[^A-Za-z0-9._-]/g, '_')}.keyring.lock`);
+}
 
 export type SecretServiceProbe = { ok: true } | { ok: false; reason: string; error: StoreError };
 
@@ -55,8 +68,13 @@ export class KeyringTokenStore implements TokenStore {
   constructor(
     readonly service: string = DEFAULT_SERVICE_NAME,
     private readonly timeoutMs: number = DEFAULT_KEYRING_TIMEOUT_MS,
+    private readonly lock?: StoreLock,
   ) {
     this.location = `keyring service "${service}"`;
+  }
+
+  async close(): Promise<void> {
+    await this.lock?.release();
   }
 
   async load(): Promise<AccountRecord[]> {

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { OAuthSettings } from '../config/schema.js';
 import { FileTokenStore, resolveAccountsFilePath } from './file-store.js';
-import { KeyringTokenStore, probeSecretService } from './keyring-store.js';
+import { KeyringTokenStore, keyringLockPath, probeSecretService } from './keyring-store.js';
 import { MemoryTokenStore } from './memory-store.js';
+import { StoreLock } from './store-lock.js';
 import type { TokenStore } from './token-store.js';
 
 export type StoreSettings = Pick<OAuthSettings, 'enable_persistence' | 'service_name' | 'store' | 'file_path'>;
@@ -42,26 +43,37 @@ async function choose(
   if (!settings.enable_persistence) {
     return { store: new MemoryTokenStore(), reason: 'persistence disabled: accounts are kept in memory only' };
   }
-  const fileStore = () => new FileTokenStore(resolveAccountsFilePath(settings.file_path, env));
+  // A file or keyring store has one writer: the lock is taken before the store is used.
+  const fileStore = async () => {
+    const path = resolveAccountsFilePath(settings.file_path, env);
+    return new FileTokenStore(path, await StoreLock.acquire(`${path}.lock`, `account file ${path}`));
+  };
+  const keyringStore = async () => {
+    const lock = await StoreLock.acquire(
+      keyringLockPath(settings.service_name, env),
+      `keyring service "${settings.service_name}"`,
+    );
+    return new KeyringTokenStore(settings.service_name, undefined, lock);
+  };
   switch (settings.store) {
     case 'file': {
-      const store = fileStore();
+      const store = await fileStore();
       return { store, reason: `store: file; using file ${store.location}` };
     }
     case 'keyring': {
       const probe = await probeSecretService(keyringTimeoutMs, settings.service_name);
       if (!probe.ok) throw probe.error;
-      const store = new KeyringTokenStore(settings.service_name);
+      const store = await keyringStore();
       return { store, reason: `store: keyring; using ${store.location}` };
     }
     case 'auto': {
       const probe = await probeSecretService(probeTimeoutMs, settings.service_name);
       if (probe.ok) {
-        const store = new KeyringTokenStore(settings.service_name);
+        const store = await keyringStore();
         return { store, reason: `keyring available; using ${store.location}` };
       }
       if (probe.error.code === 'locked') throw probe.error;
-      const store = fileStore();
+      const store = await fileStore();
       return { store, reason: `keyring unavailable: ${probe.reason}; using file ${store.location}` };
     }
   }

@@ -25,6 +25,8 @@ export interface TokenStore {
   loadDocument(name: string): Promise<unknown>;
   /** Replaces a named document with a JSON-serializable value; durable when the promise resolves. */
   saveDocument(name: string, value: unknown): Promise<void>;
+  /** After the last write: lets go of what the store holds (its single-writer lock, connections). */
+  close?(): Promise<void>;
 }
 
 /** Document names are used as keys in files and keyring attributes: keep them plain. */
@@ -32,7 +34,7 @@ export function assertDocumentName(name: string): void {
   if (!/^[a-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid store document name ${JSON.stringify(name)}`);
 }
 
-export type StoreErrorCode = 'locked' | 'unavailable' | 'corrupt' | 'write_failed';
+export type StoreErrorCode = 'locked' | 'unavailable' | 'corrupt' | 'write_failed' | 'in_use';
 
 /** A store failure with a message a user can act on (what failed, where, and what to do). */
 export class StoreError extends Error {

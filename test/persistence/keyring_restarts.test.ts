@@ -48,6 +48,24 @@ describe('logins survive restarts and crashes: the real keyring (gnome-keyring o
     await usageSurvivesGracefulRestart(rig);
   });
 
+  it('a second serve on the same keyring service exits 1 naming it and the other pid; kill -9 frees it', async () => {
+    const { rig, env } = await rigOnFreshKeyring('ccb-one-writer');
+    const first = await rig.start();
+    const configPath = join(mkdtempSync(join(tmpdir(), 'ccb-one-writer-')), 'providers.yaml');
+    writeFileSync(
+      configPath,
+      yaml.dump(configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth, { store: 'keyring', service_name: 'ccb-one-writer' }) })),
+    );
+    const refused = await runCli(['serve', '--config', configPath, '--port', '0'], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`keyring service "ccb-one-writer" is in use by another claude-code-balancer (pid ${first.child.pid},`);
+    expect(refused.stderr).toContain(`lock ${join(env.XDG_RUNTIME_DIR!, 'claude-code-balancer', 'ccb-one-writer.keyring.lock')}`);
+    expect(refused.stderr).toContain('settings.oauth.store: redis');
+    await rig.kill9(first);
+    const second = await rig.start();
+    await second.stop();
+  });
+
   it('a locked keyring at startup stops the service and wipes nothing; unlocked, the accounts are intact', async () => {
     const { home, rig } = await rigOnFreshKeyring('ccb-locked-test');
     const first = await rig.start();
