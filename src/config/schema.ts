@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEncryptionKey } from './encryption-key.js';
 
 /** Defaults for Anthropic's OAuth endpoints (see shared/docs/anthropic.md); all overridable in settings.oauth. */
 export const ANTHROPIC_OAUTH_DEFAULTS = {
@@ -75,9 +76,20 @@ export const oauthSettingsSchema = z.strictObject({
   enable_persistence: z.boolean().default(true),
   service_name: z.string().min(1).default('claude-code-balancer'),
   /** Where accounts are persisted when enable_persistence is true. */
-  store: z.enum(['auto', 'keyring', 'file']).default('auto'),
+  store: z.enum(['auto', 'keyring', 'file', 'redis']).default('auto'),
   /** File store path; default $XDG_DATA_HOME/claude-code-balancer/accounts.json. */
   file_path: z.string().min(1).optional(),
+  /** store: redis (several instances on one pool). */
+  redis_url: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  redis_prefix: z.string().min(1).default('ccb:'),
+  /** AES-256-GCM key for the tokens in Redis: 32 bytes, base64 or hex. */
+  encryption_key: z
+    .string()
+    .refine((k) => parseEncryptionKey(k) !== null, 'must be 32 bytes, as base64 or hex (e.g. `openssl rand -base64 32`)')
+    .optional(),
+  allow_plaintext_redis: z.boolean().default(false),
+  /** How long a refresh lock outlives an instance that died holding it. */
+  redis_lock_ttl_ms: positiveInt.min(500).default(15_000),
   refresh_lead_seconds: z.number().int().nonnegative().default(300),
   refresh_retry_seconds: positiveInt.default(3600),
   /** How requests are spread over the accounts (README: spreading gives headroom, staying on one looks like one person's use). */
@@ -157,6 +169,21 @@ export const configSchema = z
       cfg.providers.forEach((p, i) => {
         if (p.enabled && p.auth_value === 'passthrough') ctx.addIssue({ code: 'custom', path: ['providers', i, 'auth_value'], message: PASSTHROUGH_WITH_KEYS });
       });
+    }
+    const oauth = cfg.settings.oauth;
+    if (oauth.store === 'redis' && oauth.enable_persistence) {
+      if (!oauth.redis_url) {
+        ctx.addIssue({ code: 'custom', path: ['settings', 'oauth', 'redis_url'], message: 'required with store: redis' });
+      }
+      if (!oauth.encryption_key && !oauth.allow_plaintext_redis) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['settings', 'oauth', 'encryption_key'],
+          message:
+            'required with store: redis, so that tokens are encrypted in Redis (32 bytes, base64 or hex: `openssl rand -base64 32`); ' +
+            'or set allow_plaintext_redis: true to store them readable by anyone who can read the Redis',
+        });
+      }
     }
     if (!cfg.providers.some((p) => p.enabled)) {
       ctx.addIssue({ code: 'custom', path: ['providers'], message: 'no enabled provider' });

@@ -3,15 +3,17 @@ import type { OAuthSettings } from '../config/schema.js';
 import { FileTokenStore, resolveAccountsFilePath } from './file-store.js';
 import { KeyringTokenStore, keyringLockPath, probeSecretService } from './keyring-store.js';
 import { MemoryTokenStore } from './memory-store.js';
+import { openRedisStore, type RedisStoreSettings } from './redis/open-redis-store.js';
 import { StoreLock } from './store-lock.js';
 import type { TokenStore } from './token-store.js';
 
-export type StoreSettings = Pick<OAuthSettings, 'enable_persistence' | 'service_name' | 'store' | 'file_path'>;
+export type StoreSettings = Pick<OAuthSettings, 'enable_persistence' | 'service_name' | 'store' | 'file_path'> &
+  Partial<RedisStoreSettings>;
 
 export interface CreateTokenStoreOptions {
   /** For the file path (XDG_DATA_HOME, HOME). keytar always uses process.env to find the D-Bus. */
   env?: NodeJS.ProcessEnv;
-  log?: Pick<Logger, 'info' | 'warn'>;
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** How long `store: auto` waits for the Secret Service before using the file. */
   probeTimeoutMs?: number;
   /** How long `store: keyring` waits for the Secret Service before giving up. */
@@ -28,7 +30,7 @@ export async function createTokenStore(
   opts: CreateTokenStoreOptions = {},
 ): Promise<{ store: TokenStore; reason: string }> {
   const { env = process.env, log, probeTimeoutMs = 2000, keyringTimeoutMs = 10_000 } = opts;
-  const chosen = await choose(settings, env, probeTimeoutMs, keyringTimeoutMs);
+  const chosen = await choose(settings, env, probeTimeoutMs, keyringTimeoutMs, log);
   const fellBack = settings.enable_persistence && settings.store === 'auto' && chosen.store.kind === 'file';
   log?.[fellBack ? 'warn' : 'info']({ store: chosen.store.kind, location: chosen.store.location }, chosen.reason);
   return chosen;
@@ -39,6 +41,7 @@ async function choose(
   env: NodeJS.ProcessEnv,
   probeTimeoutMs: number,
   keyringTimeoutMs: number,
+  log: CreateTokenStoreOptions['log'],
 ): Promise<{ store: TokenStore; reason: string }> {
   if (!settings.enable_persistence) {
     return { store: new MemoryTokenStore(), reason: 'persistence disabled: accounts are kept in memory only' };
@@ -56,6 +59,18 @@ async function choose(
     return new KeyringTokenStore(settings.service_name, undefined, lock);
   };
   switch (settings.store) {
+    case 'redis':
+      return openRedisStore(
+        {
+          redis_url: settings.redis_url,
+          redis_prefix: settings.redis_prefix ?? 'ccb:',
+          encryption_key: settings.encryption_key,
+          allow_plaintext_redis: settings.allow_plaintext_redis ?? false,
+          redis_lock_ttl_ms: settings.redis_lock_ttl_ms ?? 15_000,
+          token_timeout_ms: settings.token_timeout_ms ?? 30_000,
+        },
+        log,
+      );
     case 'file': {
       const store = await fileStore();
       return { store, reason: `store: file; using file ${store.location}` };

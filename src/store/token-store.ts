@@ -1,6 +1,6 @@
 import type { AccountRecord } from './account-record.js';
 
-export type TokenStoreKind = 'keyring' | 'file' | 'memory';
+export type TokenStoreKind = 'keyring' | 'file' | 'memory' | 'redis';
 
 /**
  * Where the account pool is persisted. Every write must be durable when its promise resolves:

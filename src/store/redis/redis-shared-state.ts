@@ -1,0 +1,96 @@
+import { StoreError } from '../token-store.js';
+import type { ChangeFeed } from './change-feed.js';
+import type { RedisConnection } from './redis-connection.js';
+import type { RedisKeys } from './redis-keys.js';
+import type { TokenCipher } from './token-cipher.js';
+
+/** A rate-limit bench as instances share it: the account is not used before `until` (epoch ms). */
+export interface SharedBench {
+  until: number;
+  reason: string;
+}
+
+/**
+ * The pool's state that is not an account record but must be the same on every instance: pending
+ * logins (started on one, finished on another), rate-limit benches and session pins, each with
+ * its TTL in Redis, and named documents. Secrets (a login's PKCE verifier, documents) are sealed.
+ */
+export class RedisSharedState {
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly keys: RedisKeys,
+    private readonly cipher: TokenCipher,
+    private readonly feed: ChangeFeed,
+  ) {}
+
+  private get client() {
+    return this.connection.client;
+  }
+
+  async savePendingLogin(state: string, login: unknown, ttlMs: number): Promise<void> {
+    if (ttlMs <= 0) return;
+    const key = this.keys.login(state);
+    await this.client.set(key, this.cipher.seal(JSON.stringify(login), key), 'PX', Math.ceil(ttlMs));
+  }
+
+  /** The pending login for `state`, removed in the same step so that it is finished once only. */
+  async takePendingLogin(state: string): Promise<unknown> {
+    const key = this.keys.login(state);
+    const sealed = await this.client.getdel(key);
+    return sealed === null ? null : JSON.parse(this.cipher.open(sealed, key));
+  }
+
+  async saveBench(accountKey: string, bench: SharedBench, now = Date.now()): Promise<void> {
+    const ttl = bench.until - now;
+    if (ttl <= 0) return;
+    await this.client.set(this.keys.bench(accountKey), JSON.stringify(bench), 'PX', Math.ceil(ttl));
+    await this.feed.publish({ kind: 'bench', key: accountKey });
+  }
+
+  async loadBench(accountKey: string): Promise<SharedBench | null> {
+    const text = await this.client.get(this.keys.bench(accountKey));
+    return text ? (JSON.parse(text) as SharedBench) : null;
+  }
+
+  /** Every bench still in force, by account key. */
+  async loadBenches(): Promise<Map<string, SharedBench>> {
+    const benches = new Map<string, SharedBench>();
+    const prefix = this.keys.bench('');
+    for await (const batch of this.client.scanStream({ match: this.keys.benchPattern(), count: 100 })) {
+      for (const key of batch as string[]) {
+        const text = await this.client.get(key);
+        if (text) benches.set(key.slice(prefix.length), JSON.parse(text) as SharedBench);
+      }
+    }
+    return benches;
+  }
+
+  async savePin(session: string, accountKey: string, ttlMs: number): Promise<void> {
+    await this.client.set(this.keys.pin(session), accountKey, 'PX', Math.ceil(ttlMs));
+  }
+
+  async loadPin(session: string): Promise<string | null> {
+    return this.client.get(this.keys.pin(session));
+  }
+
+  async loadDocument(name: string): Promise<unknown> {
+    const key = this.keys.document(name);
+    const sealed = await this.client.get(key);
+    if (sealed === null) return null;
+    try {
+      return JSON.parse(this.cipher.open(sealed, key));
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('corrupt', `Redis key ${key} does not hold a JSON document`);
+    }
+  }
+
+  async saveDocument(name: string, value: unknown): Promise<void> {
+    const key = this.keys.document(name);
+    try {
+      await this.client.set(key, this.cipher.seal(JSON.stringify(value), key));
+    } catch (err) {
+      throw new StoreError('write_failed', `could not write ${key} to Redis: ${(err as Error).message}`);
+    }
+  }
+}
