@@ -4,9 +4,12 @@ import type { Service } from '../service.js';
 export function healthRoutes(app: FastifyInstance, service: Service): void {
   app.get('/health', async () => {
     const providers = service.providers.health();
+    const { store } = service.oauth;
+    const storeState = store.state ?? 'ok';
     return {
-      status: providers.some((p) => p.healthy) ? 'ok' : 'degraded',
+      status: providers.some((p) => p.healthy) && storeState !== 'disconnected' ? 'ok' : 'degraded',
       providers: providers.map(({ name, healthy, cooldown_until }) => ({ name, healthy, cooldown_until })),
+      store: { kind: store.kind, state: storeState },
     };
   });
 }

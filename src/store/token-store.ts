@@ -25,6 +25,8 @@ export interface TokenStore {
   loadDocument(name: string): Promise<unknown>;
   /** Replaces a named document with a JSON-serializable value; durable when the promise resolves. */
   saveDocument(name: string, value: unknown): Promise<void>;
+  /** For /health: 'connected' / 'disconnected' for Redis (served from memory meanwhile); absent: always ok. */
+  readonly state?: string;
   /** After the last write: lets go of what the store holds (its single-writer lock, connections). */
   close?(): Promise<void>;
 }

@@ -148,6 +148,7 @@ describe('forwarding to an api_key provider', () => {
     expect(await res.body.json()).toEqual({
       status: 'ok',
       providers: [{ name: 'primary', healthy: true, cooldown_until: null }],
+      store: { kind: 'memory', state: 'ok' },
     });
   });
 });
