@@ -42,6 +42,7 @@ export class Service {
   /** The keys /v1 clients present (settings.client_keys and those created at run time). */
   readonly clientKeys: ClientKeys;
   readonly storeReason: string;
+  readonly store: TokenStore;
   private readonly dispatchers: UpstreamDispatchers;
   private readonly env: NodeJS.ProcessEnv;
   private readonly overrides: Partial<Pick<Config['settings'], 'host' | 'port'>>;
@@ -56,6 +57,7 @@ export class Service {
     this.overrides = options.overrides ?? {};
     this.logger = logger;
     this.storeReason = storeReason;
+    this.store = store;
     this.oauth = new OAuthSubsystem(config.settings.oauth, {
       store,
       log: logger,
@@ -149,7 +151,7 @@ export class Service {
   async close(): Promise<void> {
     await this.clientKeys.close();
     await this.oauth.close();
-    await this.oauth.store.close?.();
+    await this.store.close?.();
     await this.dispatchers.close();
     this.logger.flush();
   }

@@ -4,7 +4,7 @@ import type { Service } from '../service.js';
 export function healthRoutes(app: FastifyInstance, service: Service): void {
   app.get('/health', async () => {
     const providers = service.providers.health();
-    const { store } = service.oauth;
+    const { store } = service;
     const storeState = store.state ?? 'ok';
     return {
       status: providers.some((p) => p.healthy) && storeState !== 'disconnected' ? 'ok' : 'degraded',

@@ -63,9 +63,9 @@ describe('RedisTokenStore (real redis-server)', () => {
     // A refreshes; B has not heard yet and stores a status change and two uses on the old tokens.
     await a.save({ ...t0, refresh_token: 'rt-1', access_token: 'at-1' });
     const seenByB = changesOf(b);
-    await b.save({ ...t0, status: 'reauth_required', usage_count: 2, last_used: 1234 });
+    await b.save({ ...t0, verdict: { state: 'needs_login', reason: 'refresh refused', at: 1 }, usage_count: 2, last_used: 1234 });
     const [stored] = await (await open()).load();
-    expect(stored).toMatchObject({ refresh_token: 'rt-1', access_token: 'at-1', status: 'active', usage_count: 2, last_used: 1234 });
+    expect(stored).toMatchObject({ refresh_token: 'rt-1', access_token: 'at-1', verdict: null, usage_count: 2, last_used: 1234 });
     // B was handed the record with the new tokens.
     await expect.poll(() => seenByB.map((c) => c.type === 'upsert' && c.record.refresh_token), { timeout: 1000 }).toContain('rt-1');
     // Usage from both instances adds up instead of overwriting.

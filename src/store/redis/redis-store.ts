@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { accountKey, type AccountRecord } from '../../oauth/account.js';
-import { accountRecordSchema, describeIssues } from '../account-schema.js';
+import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from '../account-record.js';
 import { StoreError, type TokenStore } from '../token-store.js';
 import { ChangeFeed, type StoreChange } from './change-feed.js';
 import type { RedisConnection } from './redis-connection.js';
