@@ -73,12 +73,8 @@ export class AccountPool {
   }
 
   async remove(email: string): Promise<boolean> {
-    const account = this.get(email);
+    const account = this.takeOut(email, 'removed by the admin API');
     if (!account) return false;
-    account.retired = true;
-    this.byKey.delete(accountKey(email));
-    this.ordered = this.ordered.filter((a) => a !== account);
-    this.emit('account_removed', account, 'removed by the admin API');
     await this.persistence.remove(account.email);
     return true;
   }
@@ -87,6 +83,39 @@ export class AccountPool {
     const emails = this.ordered.map((a) => a.email);
     for (const email of emails) await this.remove(email);
     return emails.length;
+  }
+
+  /**
+   * A record another instance stored (a login, a refresh, a verdict): it replaces this
+   * instance's, nothing is written back. New tokens clear what was judged about the old ones.
+   */
+  adopt(record: AccountRecord): Account {
+    const existing = this.get(record.email);
+    if (!existing) return this.insert(record, 'added on another instance');
+    const before = existing.record;
+    existing.record = record;
+    if (before.access_token !== record.access_token || before.refresh_token !== record.refresh_token) {
+      existing.refusedToken = null;
+      existing.refreshBackoffUntil = 0;
+      existing.lastRefreshFailureAt = 0;
+      existing.lastError = null;
+    }
+    return existing;
+  }
+
+  /** Removed on another instance: out of this pool too, nothing is written. */
+  forget(email: string): boolean {
+    return this.takeOut(email, 'removed on another instance') !== undefined;
+  }
+
+  private takeOut(email: string, reason: string): Account | undefined {
+    const account = this.get(email);
+    if (!account) return undefined;
+    account.retired = true;
+    this.byKey.delete(accountKey(email));
+    this.ordered = this.ordered.filter((a) => a !== account);
+    this.emit('account_removed', account, reason);
+    return account;
   }
 
   /** A refresh's new tokens; stored before this resolves, so nobody uses a token whose refresh token could be lost. */

@@ -74,7 +74,7 @@ export class LoginFlow {
   async exchange(pasted: string, email?: string): Promise<Account> {
     const { code, state } = parsePastedCode(pasted);
     if (!code) throw new LoginError(400, 'No authorization code was given: paste CODE#STATE as the callback page shows it.');
-    const login = this.pending.find(state);
+    const login = await this.pending.findAnywhere(state);
     if ('error' in login) throw new LoginError(400, login.error);
     const response = await this.exchangeCode(code, login);
     this.pending.complete(login.state);

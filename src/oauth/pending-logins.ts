@@ -14,11 +14,23 @@ export interface PendingLogin {
   expiresAt: number;
 }
 
+/** Pending logins shared with other instances (the Redis store): one started here may be finished there. */
+export interface SharedLogins {
+  savePendingLogin(state: string, login: PendingLogin, ttlMs: number): Promise<void>;
+  /** The login, removed from the shared place, or null. */
+  takePendingLogin(state: string): Promise<unknown>;
+}
+
 /** Logins started but not yet exchanged, one per state; several may be open at once. */
 export class PendingLogins {
   private readonly byState = new Map<string, PendingLogin>();
+  private shared: SharedLogins | null = null;
 
   constructor(private readonly clock: Clock) {}
+
+  shareWith(shared: SharedLogins): void {
+    this.shared = shared;
+  }
 
   start(settings: OAuthSettings): PendingLogin {
     this.prune();
@@ -33,6 +45,8 @@ export class PendingLogins {
       expiresAt: now + LOGIN_TTL_MS,
     };
     this.byState.set(state, login);
+    // Best effort: written long before the user pastes the code; if it fails, finish the login here.
+    this.shared?.savePendingLogin(state, login, LOGIN_TTL_MS).catch(() => undefined);
     // Map order is creation order: drop the oldest beyond the cap.
     for (const oldest of this.byState.keys()) {
       if (this.byState.size <= MAX_PENDING_LOGINS) break;
@@ -59,6 +73,18 @@ export class PendingLogins {
     return login;
   }
 
+  /** As find(), and a login started on another instance when this one has none for the state. */
+  async findAnywhere(state: string | undefined): Promise<PendingLogin | { error: string }> {
+    const local = this.find(state);
+    if (!('error' in local) || state === undefined || !this.shared) return local;
+    const remote = (await this.shared.takePendingLogin(state).catch(() => null)) as PendingLogin | null;
+    if (!remote || remote.state !== state || typeof remote.verifier !== 'string' || remote.expiresAt <= this.clock.now()) {
+      return local;
+    }
+    this.byState.set(state, remote);
+    return remote;
+  }
+
   has(state: string): boolean {
     const login = this.byState.get(state);
     return login !== undefined && login.expiresAt > this.clock.now();
@@ -66,6 +92,7 @@ export class PendingLogins {
 
   complete(state: string): void {
     this.byState.delete(state);
+    this.shared?.takePendingLogin(state).catch(() => undefined);
   }
 
   private prune(): void {

@@ -67,6 +67,11 @@ export class Refresher {
     for (const account of this.pool.list()) this.schedule(account);
   }
 
+  /** Plans the account's timed refresh again (its tokens changed on another instance). */
+  reschedule(account: Account): void {
+    this.schedule(account);
+  }
+
   /** When the timed refresh of the account fires (epoch ms), or null when none is scheduled. */
   scheduledAt(account: Account): number | null {
     return this.timers.get(accountKey(account.email))?.at ?? null;
@@ -130,8 +135,14 @@ export class Refresher {
   private async run(account: Account): Promise<void> {
     const key = accountKey(account.email);
     this.unschedule(key);
+    const before = account.record;
     const right = await this.lock.acquire(key);
     try {
+      // Another process refreshed while this one waited for the right; its tokens were handed over.
+      if (account.record !== before && account.record.refresh_token !== before.refresh_token) {
+        this.schedule(account);
+        return;
+      }
       await this.exchange(account);
     } finally {
       await right.release();

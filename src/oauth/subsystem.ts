@@ -1,6 +1,6 @@
 import type { OAuthSettings } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
-import type { TokenStore } from '../store/token-store.js';
+import { isSharedStore, type TokenStore } from '../store/token-store.js';
 import { AccountPool } from './account-pool.js';
 import { systemClock, type Clock } from './clock.js';
 import { LoginFlow } from './login-flow.js';
@@ -8,6 +8,7 @@ import { logPoolEvents } from './pool-log.js';
 import type { RefreshLock } from './refresh-lock.js';
 import { Refresher } from './refresher.js';
 import { createSelector } from './selection/index.js';
+import { SharedPool } from './shared-pool.js';
 import type { Selector } from './selection/selector.js';
 import { TokenClient } from './token-client.js';
 
@@ -34,6 +35,8 @@ export class OAuthSubsystem {
   readonly logins: LoginFlow;
   private current: Selector;
   private readonly tokens: TokenClient;
+  /** With a store several instances share: keeps this pool in step with theirs. */
+  private readonly shared: SharedPool | null;
   private closed = false;
 
   constructor(
@@ -43,8 +46,10 @@ export class OAuthSubsystem {
     this.pool = new AccountPool({ store: deps.store, log: deps.log, clock: deps.clock ?? systemClock });
     logPoolEvents(this.pool.events, deps.log);
     this.tokens = new TokenClient(config);
-    this.refresher = new Refresher(this.pool, this.tokens, config, deps.log, deps.refreshLock);
+    this.shared = isSharedStore(deps.store) ? new SharedPool(deps.store, this.pool, deps.log) : null;
+    this.refresher = new Refresher(this.pool, this.tokens, config, deps.log, deps.refreshLock ?? this.shared?.refreshLock);
     this.logins = new LoginFlow(this.pool, this.tokens, config, deps);
+    this.shared?.attach(this.refresher, this.logins.pending);
     this.current = createSelector(config);
   }
 
@@ -59,6 +64,7 @@ export class OAuthSubsystem {
   /** Loads the stored accounts; the refresher schedules them (those already due first, spread apart). */
   async init(): Promise<void> {
     await this.pool.load();
+    await this.shared?.init();
   }
 
   configure(settings: OAuthSettings): void {
@@ -74,6 +80,7 @@ export class OAuthSubsystem {
     if (this.closed) return;
     this.closed = true;
     this.logins.close();
+    this.shared?.close();
     await this.refresher.close();
     await this.pool.flush();
     await this.tokens.close();

@@ -36,6 +36,32 @@ export function assertDocumentName(name: string): void {
   if (!/^[a-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid store document name ${JSON.stringify(name)}`);
 }
 
+/** An account change another instance made, as a shared store hands it over. */
+export type RemoteChange =
+  | { type: 'upsert'; record: AccountRecord }
+  | { type: 'removed'; email: string }
+  | { type: 'bench'; email: string; until: number; reason: string };
+
+/**
+ * A store several instances share (Redis). Besides the records it carries what the pool must
+ * agree on across instances: who may refresh an account, pending logins and rate-limit benches.
+ */
+export interface SharedTokenStore extends TokenStore {
+  /** One refresh right per account across all instances. */
+  readonly refreshLock: { acquire(key: string): Promise<{ release(): Promise<void> }> };
+  /** The account as the shared store has it now. */
+  reload(email: string): Promise<AccountRecord | null>;
+  onRemoteChange(listener: (change: RemoteChange) => void): () => void;
+  savePendingLogin(state: string, login: unknown, ttlMs: number): Promise<void>;
+  takePendingLogin(state: string): Promise<unknown>;
+  shareBench(email: string, until: number, reason: string): Promise<void>;
+  loadBenches(): Promise<Array<{ email: string; until: number; reason: string }>>;
+}
+
+export function isSharedStore(store: TokenStore): store is SharedTokenStore {
+  return typeof (store as Partial<SharedTokenStore>).onRemoteChange === 'function';
+}
+
 export type StoreErrorCode = 'locked' | 'unavailable' | 'corrupt' | 'write_failed' | 'in_use';
 
 /** A store failure with a message a user can act on (what failed, where, and what to do). */

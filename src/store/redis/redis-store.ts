@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { accountKey, accountRecordSchema, describeIssues, type AccountRecord } from '../account-record.js';
-import { StoreError, type TokenStore } from '../token-store.js';
+import { StoreError, type RemoteChange, type SharedTokenStore } from '../token-store.js';
 import { ChangeFeed, type StoreChange } from './change-feed.js';
 import type { RedisConnection } from './redis-connection.js';
 import { RedisKeys } from './redis-keys.js';
@@ -36,7 +36,7 @@ return written`;
 const TOMBSTONE_SECONDS = 30 * 24 * 3600;
 
 /** An account changed on another instance (or while this one was cut off from Redis). */
-export type RemoteAccountChange = { type: 'upsert'; record: AccountRecord } | { type: 'removed'; email: string };
+export type RemoteAccountChange = RemoteChange;
 
 interface Known {
   fp: string;
@@ -62,7 +62,7 @@ export interface RedisTokenStoreOptions {
  * AES-256-GCM), announces them on the change feed, and hands the pool what other instances
  * changed, re-reading everything after Redis comes back.
  */
-export class RedisTokenStore implements TokenStore {
+export class RedisTokenStore implements SharedTokenStore {
   readonly kind = 'redis' as const;
   readonly location: string;
   readonly keys: RedisKeys;
@@ -178,6 +178,22 @@ export class RedisTokenStore implements TokenStore {
     await this.feed.publish({ kind: 'removed', key });
   }
 
+  savePendingLogin(state: string, login: unknown, ttlMs: number): Promise<void> {
+    return this.shared.savePendingLogin(state, login, ttlMs);
+  }
+
+  takePendingLogin(state: string): Promise<unknown> {
+    return this.shared.takePendingLogin(state);
+  }
+
+  shareBench(email: string, until: number, reason: string): Promise<void> {
+    return this.shared.saveBench(accountKey(email), { until, reason });
+  }
+
+  async loadBenches(): Promise<Array<{ email: string; until: number; reason: string }>> {
+    return [...(await this.shared.loadBenches())].map(([email, bench]) => ({ email, ...bench }));
+  }
+
   async loadDocument(name: string): Promise<unknown> {
     return this.shared.loadDocument(name);
   }
@@ -217,6 +233,11 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private async onRemote(change: StoreChange): Promise<void> {
+    if (change.kind === 'bench') {
+      const bench = await this.shared.loadBench(change.key).catch(() => null);
+      if (bench) this.deliver({ type: 'bench', email: change.key, ...bench });
+      return;
+    }
     if (change.kind !== 'account' && change.kind !== 'removed') return;
     if (change.kind === 'removed') this.known.delete(change.key);
     try {
@@ -239,6 +260,7 @@ export class RedisTokenStore implements TokenStore {
         missing.delete(accountKey(record.email));
         this.deliver({ type: 'upsert', record });
       }
+      for (const bench of await this.loadBenches()) this.deliver({ type: 'bench', ...bench });
       for (const [key, record] of missing) {
         this.known.delete(key);
         if (await this.opts.connection.client.exists(this.keys.removed(key))) {

@@ -1,0 +1,92 @@
+import type { Logger } from '../logging/logger.js';
+import type { RemoteChange, SharedTokenStore } from '../store/token-store.js';
+import type { AccountPool } from './account-pool.js';
+import type { PendingLogins } from './pending-logins.js';
+import type { RefreshLock, RefreshRight } from './refresh-lock.js';
+import type { Refresher } from './refresher.js';
+
+/**
+ * Keeps this instance's pool in step with the other instances on a shared store (Redis). Requests
+ * are served from the pool in memory; what another instance changes (a login, a logout, new
+ * tokens, a verdict, a rate-limit bench) is adopted as it is announced. A refresh takes the
+ * store's per-account lock and re-reads the account first, so that tokens another instance
+ * rotated meanwhile are used instead of being refreshed again.
+ */
+export class SharedPool {
+  readonly refreshLock: RefreshLock;
+  private refresher: Refresher | null = null;
+  /** Set while a remote change is applied, so that it is not shared back. */
+  private applyingRemote = false;
+  private readonly offs: Array<() => void> = [];
+
+  constructor(
+    private readonly store: SharedTokenStore,
+    private readonly pool: AccountPool,
+    private readonly log: Logger,
+  ) {
+    this.refreshLock = { acquire: (key) => this.acquireFresh(key) };
+  }
+
+  /** Wires the parts built after the pool: the refresher (rescheduled on remote tokens) and the logins. */
+  attach(refresher: Refresher, logins: PendingLogins): void {
+    this.refresher = refresher;
+    logins.shareWith(this.store);
+    this.offs.push(
+      this.store.onRemoteChange((change) => this.apply(change)),
+      this.pool.events.on('rate_limited', (event) => {
+        if (this.applyingRemote || !event.account || event.until === undefined) return;
+        this.store.shareBench(event.account, event.until, event.reason).catch((err: Error) => {
+          this.log.warn({ account: event.account, err: err.message }, 'could not share a rate-limit bench');
+        });
+      }),
+    );
+  }
+
+  /** After the pool has loaded: the benches other instances already know of. */
+  async init(): Promise<void> {
+    for (const bench of await this.store.loadBenches()) this.apply({ type: 'bench', ...bench });
+  }
+
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  private async acquireFresh(key: string): Promise<RefreshRight> {
+    const right = await this.store.refreshLock.acquire(key);
+    try {
+      const record = await this.store.reload(key);
+      this.apply(record ? { type: 'upsert', record } : { type: 'removed', email: key });
+    } catch (err) {
+      // Without a fresh read there is no telling whether the tokens are still the current ones.
+      await right.release();
+      throw err;
+    }
+    return right;
+  }
+
+  private apply(change: RemoteChange): void {
+    this.applyingRemote = true;
+    try {
+      switch (change.type) {
+        case 'upsert': {
+          const before = this.pool.get(change.record.email)?.record;
+          const account = this.pool.adopt(change.record);
+          if (before?.expires_at !== change.record.expires_at || before?.verdict?.state !== change.record.verdict?.state) {
+            this.refresher?.reschedule(account);
+          }
+          break;
+        }
+        case 'removed':
+          this.pool.forget(change.email);
+          break;
+        case 'bench': {
+          const account = this.pool.get(change.email);
+          if (account && change.until > this.pool.clock.now()) this.pool.rateLimited(account, change.until);
+          break;
+        }
+      }
+    } finally {
+      this.applyingRemote = false;
+    }
+  }
+}
