@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { unifiedHeaders } from '../fakes/fake-anthropic.js';
 import { startServiceProcess, type ServiceProcess } from '../support/cli.js';
 import { configWith } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
@@ -186,6 +187,25 @@ describe('several instances on one Redis', () => {
       .toEqual(['stay@example.com']);
     expect(Date.now() - loggedOutAt).toBeLessThan(1000);
     for (let i = 0; i < 4; i++) expect(await ask(a)).toEqual({ status: 200, account: 'stay@example.com' });
+  });
+
+  it('a rate-limit bench on A keeps B off the account within 1 s, until the reset', async () => {
+    const [a, b] = await pair();
+    await login(a, 'one@example.com');
+    await login(a, 'two@example.com');
+    await expect.poll(async () => (await status(b)).tokens.length, { timeout: 1000, interval: 50 }).toBe(2);
+    const reset = Math.floor(Date.now() / 1000) + 3600;
+    fakes.upstream.script({ kind: 'json', status: 429, headers: unifiedHeaders({ status: 'rejected', reset, claim: 'five_hour', util5h: 1.01 }) });
+    const served = await ask(a); // the 429 benches one account; the request goes on with the other
+    expect(served.status).toBe(200);
+    const benched = served.account === 'one@example.com' ? 'two@example.com' : 'one@example.com';
+    const statusOf = async (proc: ServiceProcess) => (await status(proc)).tokens.find((t) => t.account_email === benched)!.status;
+    expect(await statusOf(a)).toBe('rate_limited');
+    await expect.poll(() => statusOf(b), { timeout: 1000, interval: 20 }).toBe('rate_limited');
+    for (let i = 0; i < 4; i++) expect(await ask(b)).toEqual({ status: 200, account: served.account });
+    // An instance started later learns of the bench from Redis.
+    const later = await start(configFile());
+    expect(await statusOf(later)).toBe('rate_limited');
   });
 
   it('Redis lost while running: served from memory, /health says so, one log line; back: resynced and written back', async () => {
