@@ -4,6 +4,8 @@ import type { AccountPool } from './account-pool.js';
 import type { PendingLogins } from './pending-logins.js';
 import type { RefreshLock, RefreshRight } from './refresh-lock.js';
 import type { Refresher } from './refresher.js';
+import { PIN_IDLE_MS, SessionSelector } from './selection/session.js';
+import type { Selector } from './selection/selector.js';
 
 /**
  * Keeps this instance's pool in step with the other instances on a shared store (Redis). Requests
@@ -15,6 +17,7 @@ import type { Refresher } from './refresher.js';
 export class SharedPool {
   readonly refreshLock: RefreshLock;
   private refresher: Refresher | null = null;
+  private sessions: SessionSelector | null = null;
   /** Set while a remote change is applied, so that it is not shared back. */
   private applyingRemote = false;
   private readonly offs: Array<() => void> = [];
@@ -42,9 +45,23 @@ export class SharedPool {
     );
   }
 
-  /** After the pool has loaded: the benches other instances already know of. */
+  /** The selection policy in force: with `session`, its pins are shared (a new policy replaces the old one). */
+  shareSelections(selector: Selector): void {
+    if (this.sessions) this.sessions.onPin = null;
+    this.sessions = selector instanceof SessionSelector ? selector : null;
+    if (!this.sessions) return;
+    this.sessions.onPin = (session, key) => {
+      if (this.applyingRemote) return;
+      this.store.sharePin(session, key, PIN_IDLE_MS).catch((err: Error) => {
+        this.log.warn({ err: err.message }, 'could not share a session pin');
+      });
+    };
+  }
+
+  /** After the pool has loaded: the benches and pins other instances already know of. */
   async init(): Promise<void> {
     for (const bench of await this.store.loadBenches()) this.apply({ type: 'bench', ...bench });
+    for (const pin of await this.store.loadPins()) this.apply({ type: 'pin', ...pin });
   }
 
   close(): void {
@@ -78,6 +95,9 @@ export class SharedPool {
         }
         case 'removed':
           this.pool.forget(change.email);
+          break;
+        case 'pin':
+          this.sessions?.adoptPin(change.session, change.email, this.pool.clock.now());
           break;
         case 'bench': {
           const account = this.pool.get(change.email);

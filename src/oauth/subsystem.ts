@@ -51,6 +51,7 @@ export class OAuthSubsystem {
     this.logins = new LoginFlow(this.pool, this.tokens, config, deps);
     this.shared?.attach(this.refresher, this.logins.pending);
     this.current = createSelector(config);
+    this.shared?.shareSelections(this.current);
   }
 
   get settings(): OAuthSettings {
@@ -73,7 +74,10 @@ export class OAuthSubsystem {
     this.tokens.configure(settings);
     this.logins.configure(settings);
     this.refresher.configure(settings);
-    if (policyChanged) this.current = createSelector(settings);
+    if (policyChanged) {
+      this.current = createSelector(settings);
+      this.shared?.shareSelections(this.current);
+    }
   }
 
   async close(): Promise<void> {

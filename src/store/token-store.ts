@@ -40,7 +40,8 @@ export function assertDocumentName(name: string): void {
 export type RemoteChange =
   | { type: 'upsert'; record: AccountRecord }
   | { type: 'removed'; email: string }
-  | { type: 'bench'; email: string; until: number; reason: string };
+  | { type: 'bench'; email: string; until: number; reason: string }
+  | { type: 'pin'; session: string; email: string };
 
 /**
  * A store several instances share (Redis). Besides the records it carries what the pool must
@@ -56,6 +57,8 @@ export interface SharedTokenStore extends TokenStore {
   takePendingLogin(state: string): Promise<unknown>;
   shareBench(email: string, until: number, reason: string): Promise<void>;
   loadBenches(): Promise<Array<{ email: string; until: number; reason: string }>>;
+  sharePin(session: string, email: string, ttlMs: number): Promise<void>;
+  loadPins(): Promise<Array<{ session: string; email: string }>>;
 }
 
 export function isSharedStore(store: TokenStore): store is SharedTokenStore {

@@ -84,10 +84,10 @@ describe('several instances on one Redis', () => {
     const body = await res.body.text();
     expect(res.statusCode, body).toBe(status);
   }
-  async function ask(proc: ServiceProcess): Promise<{ status: number; account: string | undefined }> {
+  async function ask(proc: ServiceProcess, session?: string): Promise<{ status: number; account: string | undefined }> {
     const res = await request(`${proc.url}/v1/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(session ? { 'x-claude-code-session-id': session } : {}) },
       body: '{"model":"m","max_tokens":1,"messages":[]}',
     });
     await res.body.dump();
@@ -206,6 +206,21 @@ describe('several instances on one Redis', () => {
     // An instance started later learns of the bench from Redis.
     const later = await start(configFile());
     expect(await statusOf(later)).toBe('rate_limited');
+  });
+
+  it('a conversation pinned on A stays on its account when it reaches B', async () => {
+    const [a, b] = await pair({ strategy: 'session' });
+    await login(a, 'first@example.com');
+    await login(a, 'second@example.com');
+    await expect.poll(async () => (await status(b)).tokens.length, { timeout: 1000, interval: 50 }).toBe(2);
+    // B's rotation moves past the first account, so a conversation new to B would go to the second.
+    expect((await ask(b, 'conversation-on-b')).account).toBe('first@example.com');
+    const onA = await ask(a, 'conversation-on-a');
+    expect(onA).toEqual({ status: 200, account: 'first@example.com' });
+    await expect.poll(() => ask(b, 'conversation-on-a'), { timeout: 1000, interval: 50 }).toEqual(onA);
+    for (let i = 0; i < 3; i++) expect(await ask(b, 'conversation-on-a')).toEqual(onA);
+    // A conversation B has never seen, for contrast.
+    expect((await ask(b, 'conversation-new')).account).toBe('second@example.com');
   });
 
   it('Redis lost while running: served from memory, /health says so, one log line; back: resynced and written back', async () => {

@@ -98,7 +98,7 @@ describe('RedisTokenStore (real redis-server)', () => {
     expect([...(await b.shared.loadBenches()).keys()]).toEqual(['x@example.com']);
     expect(await a.feed.next(() => true, 0)).toBe(false);
     await a.shared.savePin('session-1', 'x@example.com', 60_000);
-    expect(await b.shared.loadPin('session-1')).toBe('x@example.com');
+    expect(await b.shared.loadPins()).toEqual([{ session: 'session-1', email: 'x@example.com' }]);
     const client = b.connection.client;
     const ttl = await client.pttl(`${prefix}bench:x@example.com`);
     expect(ttl).toBeGreaterThan(50_000);

@@ -20,8 +20,15 @@ export class SessionSelector implements Selector {
   private lastSeq = -1;
   /** Insertion order is recency order: the first entries are the longest idle. */
   private readonly pins = new Map<string, Pin>();
+  /** Told of each new pin, to share it with other instances (a shared store). */
+  onPin: ((sessionId: string, key: string) => void) | null = null;
 
   constructor(private readonly maxPins = MAX_PINS) {}
+
+  /** A pin another instance made: this conversation goes to the same account here too. */
+  adoptPin(sessionId: string, key: string, now: number): void {
+    this.pin(sessionId, key, now);
+  }
 
   get pinCount(): number {
     return this.pins.size;
@@ -49,6 +56,7 @@ export class SessionSelector implements Selector {
     if (ordered.length > 0) {
       this.lastSeq = ordered[0].seq;
       this.pin(sessionId, ordered[0].key, now);
+      this.onPin?.(sessionId, ordered[0].key);
     }
     return ordered;
   }

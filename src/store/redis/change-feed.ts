@@ -6,7 +6,7 @@ export type StoreChange =
   | { kind: 'removed'; key: string }
   | { kind: 'lock_free'; key: string }
   | { kind: 'bench'; key: string }
-  | { kind: 'pin'; key: string };
+  | { kind: 'pin'; key: string; session: string };
 
 type Listener = (change: StoreChange) => void;
 

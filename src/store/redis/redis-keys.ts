@@ -34,6 +34,9 @@ export class RedisKeys {
   pin(session: string): string {
     return `${this.prefix}pin:${digest(session)}`;
   }
+  pinPattern(): string {
+    return `${this.prefix}pin:*`;
+  }
   document(name: string): string {
     return `${this.prefix}doc:${name}`;
   }

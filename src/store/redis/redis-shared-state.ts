@@ -57,20 +57,33 @@ export class RedisSharedState {
     const benches = new Map<string, SharedBench>();
     const prefix = this.keys.bench('');
     for await (const batch of this.client.scanStream({ match: this.keys.benchPattern(), count: 100 })) {
-      for (const key of batch as string[]) {
-        const text = await this.client.get(key);
-        if (text) benches.set(key.slice(prefix.length), JSON.parse(text) as SharedBench);
-      }
+      const keys = batch as string[];
+      if (keys.length === 0) continue;
+      const texts = await this.client.mget(...keys);
+      keys.forEach((key, i) => {
+        if (texts[i]) benches.set(key.slice(prefix.length), JSON.parse(texts[i]!) as SharedBench);
+      });
     }
     return benches;
   }
 
   async savePin(session: string, accountKey: string, ttlMs: number): Promise<void> {
-    await this.client.set(this.keys.pin(session), accountKey, 'PX', Math.ceil(ttlMs));
+    await this.client.set(this.keys.pin(session), JSON.stringify({ session, account: accountKey }), 'PX', Math.ceil(ttlMs));
+    await this.feed.publish({ kind: 'pin', key: accountKey, session });
   }
 
-  async loadPin(session: string): Promise<string | null> {
-    return this.client.get(this.keys.pin(session));
+  /** Every pin still in force. */
+  async loadPins(): Promise<Array<{ session: string; email: string }>> {
+    const pins: Array<{ session: string; email: string }> = [];
+    for await (const batch of this.client.scanStream({ match: this.keys.pinPattern(), count: 500 })) {
+      if ((batch as string[]).length === 0) continue;
+      for (const text of await this.client.mget(...(batch as string[]))) {
+        if (!text) continue;
+        const pin = JSON.parse(text) as { session?: unknown; account?: unknown };
+        if (typeof pin.session === 'string' && typeof pin.account === 'string') pins.push({ session: pin.session, email: pin.account });
+      }
+    }
+    return pins;
   }
 
   async loadDocument(name: string): Promise<unknown> {

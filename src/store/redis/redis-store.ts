@@ -194,6 +194,14 @@ export class RedisTokenStore implements SharedTokenStore {
     return [...(await this.shared.loadBenches())].map(([email, bench]) => ({ email, ...bench }));
   }
 
+  sharePin(session: string, email: string, ttlMs: number): Promise<void> {
+    return this.shared.savePin(session, accountKey(email), ttlMs);
+  }
+
+  loadPins(): Promise<Array<{ session: string; email: string }>> {
+    return this.shared.loadPins();
+  }
+
   async loadDocument(name: string): Promise<unknown> {
     return this.shared.loadDocument(name);
   }
@@ -236,6 +244,10 @@ export class RedisTokenStore implements SharedTokenStore {
     if (change.kind === 'bench') {
       const bench = await this.shared.loadBench(change.key).catch(() => null);
       if (bench) this.deliver({ type: 'bench', email: change.key, ...bench });
+      return;
+    }
+    if (change.kind === 'pin') {
+      this.deliver({ type: 'pin', session: change.session, email: change.key });
       return;
     }
     if (change.kind !== 'account' && change.kind !== 'removed') return;
