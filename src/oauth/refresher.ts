@@ -4,7 +4,7 @@ import { accountKey } from '../store/account-record.js';
 import type { Account } from './account.js';
 import type { AccountPool } from './account-pool.js';
 import type { Clock } from './clock.js';
-import { LocalRefreshLock, type RefreshLock } from './refresh-lock.js';
+import { LocalRefreshLock, type RefreshLock, type RefreshRight } from './refresh-lock.js';
 import { recordFromTokens } from './token-fields.js';
 import { TokenEndpointError, type TokenClient } from './token-client.js';
 
@@ -136,7 +136,15 @@ export class Refresher {
     const key = accountKey(account.email);
     this.unschedule(key);
     const before = account.record;
-    const right = await this.lock.acquire(key);
+    let right: RefreshRight;
+    try {
+      right = await this.lock.acquire(key);
+    } catch (err) {
+      // No refresh right (a shared store out of reach): nobody refreshes; the timer tries again.
+      this.log.warn({ account: account.email, err: (err as Error).message }, 'no refresh right; the refresh waits');
+      this.schedule(account);
+      throw err;
+    }
     try {
       // Another process refreshed while this one waited for the right; its tokens were handed over.
       if (account.record !== before && account.record.refresh_token !== before.refresh_token) {

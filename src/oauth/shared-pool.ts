@@ -88,9 +88,9 @@ export class SharedPool {
         case 'upsert': {
           const before = this.pool.get(change.record.email)?.record;
           const account = this.pool.adopt(change.record);
-          if (before?.expires_at !== change.record.expires_at || before?.verdict?.state !== change.record.verdict?.state) {
-            this.refresher?.reschedule(account);
-          }
+          const changed = before?.expires_at !== change.record.expires_at || before?.verdict?.state !== change.record.verdict?.state;
+          // A timer lost to a refresh that could not get the lock (Redis away) is armed again here.
+          if (changed || this.refresher?.scheduledAt(account) === null) this.refresher?.reschedule(account);
           break;
         }
         case 'removed':

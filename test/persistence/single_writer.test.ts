@@ -16,7 +16,7 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
-describe('a file store has one writer', () => {
+describe('a file store has one writer', { timeout: 60_000 }, () => {
   let fakes: OAuthFakes;
   beforeAll(async () => {
     fakes = await startOAuthFakes();

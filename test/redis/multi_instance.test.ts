@@ -16,8 +16,8 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 const run = promisify(execFile);
 const LOCK_TTL_MS = 1500;
 
-/** Two (or more) real `serve` processes on one real redis-server. */
-describe('several instances on one Redis', () => {
+/** Two (or more) real `serve` processes on one real redis-server (each test starts two or three: on a busy two-core machine that takes a while). */
+describe('several instances on one Redis', { timeout: 60_000 }, () => {
   let fakes: OAuthFakes;
   let redis: RedisServer;
   const procs: ServiceProcess[] = [];

@@ -62,7 +62,9 @@ export class RedisRefreshLock {
         if ((await client.set(key, owner, 'PX', this.options.ttlMs, 'NX')) === 'OK') return this.right(key, accountKey, owner);
         pttl = await client.pttl(key);
       } catch {
-        continue; // connection lost meanwhile: wait for it above
+        // The connection is going away: wait for it above once it is marked lost.
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
       }
       // The holder announces its new tokens and then lets go; poll meanwhile in case a message is lost.
       const wait = Math.max(10, Math.min(pttl > 0 ? pttl : 10, 200, left));
