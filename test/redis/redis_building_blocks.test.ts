@@ -147,7 +147,7 @@ describe('Redis connection, lock and change feed (real redis-server)', () => {
 
   it('a holder that died (no release, no extension) loses the lock at its expiry; a live holder keeps it by extending', async () => {
     const a = await connect();
-    const lock = new RedisRefreshLock(a, await feedOn(a, 'A'), 'ccbtest:', { ttlMs: 300, waitMs: 10_000 });
+    const lock = new RedisRefreshLock(a, await feedOn(a, 'A'), 'ccbtest:', { ttlMs: 1500, waitMs: 10_000 });
     // A dead holder: a lock set with a 400 ms expiry that nobody extends.
     await a.client.set('ccbtest:lock:refresh:dead@example.com', 'dead-owner', 'PX', 400);
     const right = await lock.acquire('dead@example.com');
@@ -161,8 +161,9 @@ describe('Redis connection, lock and change feed (real redis-server)', () => {
       taken = true;
       return r;
     });
-    for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 250));
+    // Held for three times its ttl (the holder extends every ttl/3; the ttl is long enough that a busy machine does not miss one).
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 1500));
       expect(taken).toBe(false);
       expect(await a.client.get('ccbtest:lock:refresh:dead@example.com')).toBe(right.owner);
     }
