@@ -30,6 +30,18 @@ export type ReloadResult = { ok: true; needsRestart: string[] } | { ok: false; p
 
 /** Settings that are bound when the server starts and so need a restart to change. */
 const RESTART_ONLY = ['host', 'port', 'max_body_bytes'] as const;
+/** settings.oauth keys that choose the token store, bound at startup too. */
+const STORE_KEYS = [
+  'store',
+  'file_path',
+  'enable_persistence',
+  'service_name',
+  'redis_url',
+  'redis_prefix',
+  'encryption_key',
+  'allow_plaintext_redis',
+  'redis_lock_ttl_ms',
+] as const;
 
 /** The running service's parts, built from a config and re-configured on reload. */
 export class Service {
@@ -126,11 +138,7 @@ export class Service {
       return { ok: false, problems };
     }
     const needsRestart = RESTART_ONLY.filter((k) => next.settings[k] !== this.config.settings[k]);
-    const oauthStorageChanged =
-      next.settings.oauth.store !== this.config.settings.oauth.store ||
-      next.settings.oauth.file_path !== this.config.settings.oauth.file_path ||
-      next.settings.oauth.enable_persistence !== this.config.settings.oauth.enable_persistence ||
-      next.settings.oauth.service_name !== this.config.settings.oauth.service_name;
+    const oauthStorageChanged = STORE_KEYS.some((k) => next.settings.oauth[k] !== this.config.settings.oauth[k]);
     const restartKeys: string[] = [...needsRestart];
     if (oauthStorageChanged) restartKeys.push('oauth storage');
     this.config = next;
