@@ -30,26 +30,8 @@ export function restartRig(fakes: OAuthFakes, storeSettings: Record<string, unkn
   );
   return {
     start: () => startServiceProcess(['--config', configPath, '--port', '0'], { env: env() }),
-    async login(proc, email) {
-      const generated = (await (await request(`${proc.url}/oauth/generate-url`)).body.json()) as { login_url: string };
-      const code = await fakes.oauth.approve(generated.login_url, email);
-      const res = await request(`${proc.url}/oauth/exchange-code`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ code }),
-      });
-      expect(res.statusCode).toBe(200);
-      await res.body.dump();
-    },
-    async ask(proc, session) {
-      const res = await request(`${proc.url}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(session ? { 'x-claude-code-session-id': session } : {}) },
-        body: '{"model":"m","max_tokens":1,"messages":[]}',
-      });
-      await res.body.dump();
-      return { status: res.statusCode, account: res.headers['x-balancer-account'] as string | undefined };
-    },
+    login: (proc, email) => loginThrough(fakes, proc, email),
+    ask: askThrough,
     async status(proc) {
       return (await (await request(`${proc.url}/oauth/status`)).body.json()) as Awaited<ReturnType<RestartRig['status']>>;
     },
@@ -58,6 +40,30 @@ export function restartRig(fakes: OAuthFakes, storeSettings: Record<string, unkn
       await proc.exited;
     },
   };
+}
+
+/** A login through the service's admin API and the fake OAuth server; the exchange answers 200. */
+export async function loginThrough(fakes: OAuthFakes, proc: ServiceProcess, email: string): Promise<void> {
+  const generated = (await (await request(`${proc.url}/oauth/generate-url`)).body.json()) as { login_url: string };
+  const code = await fakes.oauth.approve(generated.login_url, email);
+  const res = await request(`${proc.url}/oauth/exchange-code`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
+  expect(res.statusCode).toBe(200);
+  await res.body.dump();
+}
+
+/** One Messages request through the service: its status and the account that served it. */
+export async function askThrough(proc: ServiceProcess, session?: string): Promise<{ status: number; account: string | undefined }> {
+  const res = await request(`${proc.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(session ? { 'x-claude-code-session-id': session } : {}) },
+    body: '{"model":"m","max_tokens":1,"messages":[]}',
+  });
+  await res.body.dump();
+  return { status: res.statusCode, account: res.headers['x-balancer-account'] as string | undefined };
 }
 
 /** The scenarios of the persistence issue, for one store. */

@@ -12,6 +12,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/cli.js';
 import { configWith } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { askThrough, loginThrough } from '../persistence/restarts.js';
 
 const run = promisify(execFile);
 const LOCK_TTL_MS = 1500;
@@ -70,11 +71,7 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     const file = configFile(oauth);
     return [await start(file), await start(file)];
   }
-  async function login(proc: ServiceProcess, email: string): Promise<void> {
-    const generated = (await (await request(`${proc.url}/oauth/generate-url`)).body.json()) as { login_url: string };
-    const code = await fakes.oauth.approve(generated.login_url, email);
-    await exchange(proc, code, 200);
-  }
+  const login = (proc: ServiceProcess, email: string) => loginThrough(fakes, proc, email);
   async function exchange(proc: ServiceProcess, code: string, status: number): Promise<void> {
     const res = await request(`${proc.url}/oauth/exchange-code`, {
       method: 'POST',
@@ -84,15 +81,7 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     const body = await res.body.text();
     expect(res.statusCode, body).toBe(status);
   }
-  async function ask(proc: ServiceProcess, session?: string): Promise<{ status: number; account: string | undefined }> {
-    const res = await request(`${proc.url}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(session ? { 'x-claude-code-session-id': session } : {}) },
-      body: '{"model":"m","max_tokens":1,"messages":[]}',
-    });
-    await res.body.dump();
-    return { status: res.statusCode, account: res.headers['x-balancer-account'] as string | undefined };
-  }
+  const ask = askThrough;
   async function status(proc: ServiceProcess) {
     return (await (await request(`${proc.url}/oauth/status`)).body.json()) as {
       tokens: Array<{ account_email: string; expires_at: string; status: string }>;
