@@ -178,6 +178,19 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     for (let i = 0; i < 4; i++) expect(await ask(a)).toEqual({ status: 200, account: 'stay@example.com' });
   });
 
+  it('a needs_login verdict on A reaches B within 1 s', async () => {
+    const [a, b] = await pair({ enable_auto_refresh: false });
+    await login(a, 'refused@example.com');
+    await expect.poll(async () => (await status(b)).tokens.length, { timeout: 1000, interval: 50 }).toBe(1);
+    fakes.oauth.revokeRefreshToken('refused@example.com');
+    const refused = await request(`${a.url}/oauth/refresh/refused@example.com`, { method: 'POST' });
+    expect(refused.statusCode).toBe(502);
+    await refused.body.dump();
+    expect((await status(a)).tokens[0]!.status).toBe('needs_login');
+    await expect.poll(async () => (await status(b)).tokens[0]!.status, { timeout: 1000, interval: 20 }).toBe('needs_login');
+    expect(fakes.oauth.refreshCallsFor('refused@example.com')).toBe(1);
+  });
+
   it('a rate-limit bench on A keeps B off the account within 1 s, until the reset', async () => {
     const [a, b] = await pair();
     await login(a, 'one@example.com');
