@@ -60,8 +60,13 @@ export class SharedPool {
 
   /** After the pool has loaded: the benches and pins other instances already know of. */
   async init(): Promise<void> {
-    for (const bench of await this.store.loadBenches()) this.apply({ type: 'bench', ...bench });
-    for (const pin of await this.store.loadPins()) this.apply({ type: 'pin', ...pin });
+    try {
+      for (const bench of await this.store.loadBenches()) this.apply({ type: 'bench', ...bench });
+      for (const pin of await this.store.loadPins()) this.apply({ type: 'pin', ...pin });
+    } catch (err) {
+      // Benches and pins are hints: without them this instance learns them as it goes.
+      this.log.warn({ err: (err as Error).message }, 'could not read the shared rate-limit benches and session pins');
+    }
   }
 
   close(): void {
