@@ -84,9 +84,9 @@ describe('RedisTokenStore (real redis-server)', () => {
   it('documents are sealed and shared', async () => {
     fresh();
     const [a, b] = [await open(), await open()];
-    await a.saveDocument('client-keys', { keys: [{ id: 'k1', hash: 'h' }] });
-    expect(await b.loadDocument('client-keys')).toEqual({ keys: [{ id: 'k1', hash: 'h' }] });
-    expect(await b.loadDocument('nothing')).toBeNull();
+    await a.saveDocument('client_keys', { keys: [{ id: 'k1', hash: 'h' }] });
+    expect(await b.loadDocument('client_keys')).toEqual({ keys: [{ id: 'k1', hash: 'h' }] });
+    expect(await b.loadDocument('nothing')).toBeUndefined();
   });
 
   it('benches and pins expire with their TTL', async () => {

@@ -1,4 +1,4 @@
-import { StoreError } from '../token-store.js';
+import { assertDocumentName, StoreError } from '../token-store.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { RedisConnection } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -86,10 +86,12 @@ export class RedisSharedState {
     return pins;
   }
 
+  /** undefined when never saved, as every store answers. */
   async loadDocument(name: string): Promise<unknown> {
+    assertDocumentName(name);
     const key = this.keys.document(name);
     const sealed = await this.client.get(key);
-    if (sealed === null) return null;
+    if (sealed === null) return undefined;
     try {
       return JSON.parse(this.cipher.open(sealed, key));
     } catch (err) {
@@ -99,6 +101,7 @@ export class RedisSharedState {
   }
 
   async saveDocument(name: string, value: unknown): Promise<void> {
+    assertDocumentName(name);
     const key = this.keys.document(name);
     try {
       await this.client.set(key, this.cipher.seal(JSON.stringify(value), key));
