@@ -141,6 +141,9 @@ export class Service {
     const oauthStorageChanged = STORE_KEYS.some((k) => next.settings.oauth[k] !== this.config.settings.oauth[k]);
     const restartKeys: string[] = [...needsRestart];
     if (oauthStorageChanged) restartKeys.push('oauth storage');
+    // Until the restart, the listener and body limit are the running ones: decisions such as
+    // "/v1 is exposed beyond loopback" must follow them, not the new file.
+    for (const k of RESTART_ONLY) (next.settings as Record<string, unknown>)[k] = this.config.settings[k];
     this.config = next;
     this.logger.level = next.settings.log_level;
     this.providers.update(next.providers, next.settings.failure_cooldown);

@@ -148,8 +148,12 @@ export class ClientKeys {
   conflictWith(config: Config): string | undefined {
     if (this.created.length === 0) return undefined;
     const i = config.providers.findIndex((p) => p.enabled && p.auth_value === 'passthrough');
-    if (i < 0) return undefined;
-    return `providers[${i}].auth_value: ${PASSTHROUGH_WITH_KEYS} (${this.created.length} key(s) were created with \`claude-code-balancer keys add\`)`;
+    if (i >= 0) return `providers[${i}].auth_value: ${PASSTHROUGH_WITH_KEYS} (${this.created.length} key(s) were created with \`claude-code-balancer keys add\`)`;
+    // Two keys of one name could not be told apart in the log, and the created one could not be removed.
+    const k = config.settings.client_keys.findIndex((c) => this.created.some((e) => e.name === c.name));
+    if (k < 0) return undefined;
+    const name = config.settings.client_keys[k].name;
+    return `settings.client_keys[${k}].name: "${name}" is the name of a key created with \`claude-code-balancer keys add\`; choose another name, or remove that key first (claude-code-balancer keys remove ${name})`;
   }
 
   /** Creates a key; its value is returned here and never again. */
