@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.js';
 import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
-import { admin, postMessage } from '../oauth/support.js';
+import { admin, postMessage } from '../support/pool.js';
 import { apiKeyProvider, configWith, startService, type RunningService } from '../support/harness.js';
 
 const CONFIG_KEY = 'config-key-0123456789abcdefghij';
