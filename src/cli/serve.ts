@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Service } from '../service.js';
 import { statusName } from '../oauth/account.js';
+import { loginStep } from '../oauth/auth-required.js';
 import { StoreError } from '../store/token-store.js';
 import type { HangupReloads } from './hangups.js';
 import { SERVE_USAGE } from './usage.js';
@@ -143,7 +144,7 @@ function printStartup(service: Service): void {
   ];
   if (hasOAuth) {
     if (accounts.length === 0) {
-      lines.push('  accounts: none logged in yet: run `claude-code-balancer login` to add a Claude account');
+      lines.push(`  accounts: none logged in yet: ${loginStep(service.url)}`);
     } else {
       lines.push(`  accounts: ${accounts.length}`);
       for (const a of accounts) {

@@ -128,7 +128,7 @@ export class LoginFlow {
     if (now - this.lastBannerAt >= BANNER_INTERVAL_MS) {
       this.lastBannerAt = now;
       const print = this.deps.printBanner ?? ((text: string) => process.stderr.write(text));
-      print(authRequiredBanner(reason, this.authLogin!.loginUrl, this.deps.serviceUrl()));
+      print(authRequiredBanner(reason, this.authLogin!.loginUrl, this.deps.serviceUrl(), this.authLogin!.expiresAt, now));
     }
   }
 }

@@ -12,6 +12,7 @@ import type {
   ProxyRequestInfo,
 } from '../providers/credentials.js';
 import { canTakeRequests, type Account } from './account.js';
+import { rateLimitedResponse } from './auth-required.js';
 import { poolAnswer } from './final-answer.js';
 import { bare429CooldownMs, recordUnifiedHeaders, refusedAfterRefreshCooldownMs, subscriptionLimitUntil } from './rate-limit.js';
 import type { OAuthSubsystem } from './subsystem.js';
@@ -147,11 +148,12 @@ class OAuthCredentialSession implements CredentialSession {
 
   finalWord(): SyntheticResponse | undefined {
     const { pool, logins } = this.oauth;
-    const answer = poolAnswer(pool.list(), pool.clock.now());
+    const now = pool.clock.now();
+    const answer = poolAnswer(pool.list(), now);
     if (!answer) return undefined;
     const reason = answer.kind === 'auth_required' ? answer.reason : 'every Claude account is rate limited';
     // The one place that acts on it (login flow: a login and the banner) listens to this event.
     pool.exhausted(reason, { until: answer.kind === 'rate_limited' ? answer.freeAt : undefined, provider: this.provider });
-    return answer.kind === 'rate_limited' ? answer.response : logins.authRequired(answer.reason);
+    return answer.kind === 'rate_limited' ? rateLimitedResponse(answer.freeAt, now, this.oauth.serviceUrl()) : logins.authRequired(answer.reason);
   }
 }

@@ -38,11 +38,14 @@ export class OAuthSubsystem {
   /** With a store several instances share: keeps this pool in step with theirs. */
   private readonly shared: SharedPool | null;
   private closed = false;
+  /** Where users reach this service, for what the pool tells them. */
+  readonly serviceUrl: () => string;
 
   constructor(
     private config: OAuthSettings,
     deps: OAuthSubsystemDeps,
   ) {
+    this.serviceUrl = deps.serviceUrl;
     this.pool = new AccountPool({ store: deps.store, log: deps.log, clock: deps.clock ?? systemClock });
     logPoolEvents(this.pool.events, deps.log);
     this.tokens = new TokenClient(config);

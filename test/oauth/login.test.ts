@@ -23,7 +23,12 @@ describe('login through the 401 a client gets when no account is logged in', () 
     expect(refused.status).toBe(401);
     expect(refused.json.type).toBe('error');
     expect(refused.json.error.type).toBe('authentication_error');
+    expect(refused.headers['x-should-retry']).toBe('false');
     const message: string = refused.json.error.message;
+    // The next step first, in one sentence naming this service; the long URL after it.
+    const headline = message.split('\n')[0];
+    expect(headline).toMatch(new RegExp(`^claude-code-balancer \\(${svc.url.replace(/\./g, '\\.')}\\) has no Claude account that can serve: log one in with (claude-code-balancer|node \\S+/dist/cli\\.js) login$`));
+    expect(message).toContain('(no Claude account is logged in;');
     const loginUrl = /(https?:\/\/\S+\/oauth\/authorize\?\S+)/.exec(message)?.[1];
     expect(loginUrl, message).toBeDefined();
     expect(message).toContain(`curl -X POST ${svc.url}/oauth/exchange-code`);

@@ -189,6 +189,9 @@ describe('when no oauth account can serve', () => {
       expect(res.status).toBe(401);
       expect(res.json.type).toBe('error');
       expect(res.json.error.type).toBe('authentication_error');
+      expect(res.headers['x-should-retry']).toBe('false');
+      expect(res.json.error.message.startsWith(`claude-code-balancer (${svc.url}) has no Claude account that can serve: log one in with `)).toBe(true);
+      expect(res.json.error.message).toContain('(every account (1) needs a new login or is banned;');
       expect(res.json.error.message).toContain(`curl -X POST ${svc.url}/oauth/exchange-code`);
       const url = LOGIN_URL.exec(res.json.error.message)?.[1];
       expect(url).toBeDefined();
@@ -204,6 +207,8 @@ describe('when no oauth account can serve', () => {
     expect(svc.banners).toHaveLength(1);
     const banner = svc.banners[0];
     expect(banner).toContain('CLAUDE CODE OFFICIAL AUTHORIZATION REQUIRED');
+    expect(banner).toContain(`claude-code-balancer (${svc.url}) has no Claude account that can serve: log one in with `);
+    expect(banner).toContain(`(valid for 10 minutes, until ${new Date(clock.now() + 10 * 60_000).toISOString()})`);
     expect(banner).toMatch(LOGIN_URL);
     expect(banner).toContain(`curl -X POST ${svc.url}/oauth/exchange-code`);
 

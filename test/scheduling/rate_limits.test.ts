@@ -249,6 +249,11 @@ describe('when every account is rate limited', () => {
     expect(res.json.type).toBe('error');
     expect(res.json.error.type).toBe('rate_limit_error');
     expect(res.headers['retry-after']).toBe('3600');
+    // The pool's own 429: a client retrying it would only wait in silence.
+    expect(res.headers['x-should-retry']).toBe('false');
+    expect(res.json.error.message).toMatch(
+      new RegExp(`^claude-code-balancer \\(${pool.svc.url.replace(/\./g, '\\.')}\\) has no Claude account that can serve now: every one is rate limited, the first frees up at `),
+    );
     expect(res.json.error.message).toContain(iso(resets[B] * 1000));
     // /v1 may be open to more people than the admin API: no account emails there.
     expect(res.json.error.message).not.toContain('@example.com');

@@ -63,12 +63,12 @@ describe('claude-code-balancer serve', () => {
     const proc = await startServiceProcess(['--config', file, '--port', '0']);
     try {
       // The banner follows the summary lines; wait for the whole startup output.
-      await proc.waitForStderr(/or simply run: claude-code-balancer login\n=+\n/);
+      await proc.waitForStderr(/PASTE_CODE#STATE_HERE"}'\n=+\n/);
       const out = proc.stderr();
       expect(out).toMatch(/^claude-code-balancer listening on http:\/\/127\.0\.0\.1:\d+$/m);
       expect(out).toContain(`config:   ${file}`);
       expect(out).toMatch(/store:\s+memory/);
-      expect(out).toContain('run `claude-code-balancer login`');
+      expect(out).toMatch(/^  accounts: none logged in yet: log one in with node \S+\/dist\/cli\.js login$/m);
       expect(out).toContain(`ANTHROPIC_BASE_URL=${proc.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
       // The login banner, with a URL and the exact command for this service.
       expect(out).toContain('CLAUDE CODE OFFICIAL AUTHORIZATION REQUIRED');
