@@ -4,7 +4,7 @@ import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
 import { adminAccessGuard } from './routes/admin-access.js';
 import { adminRoutes } from './routes/admin-routes.js';
-import { bodyParsers, InvalidJsonError } from './routes/body-parsers.js';
+import { ADMIN_BODY_LIMIT, BodyRefusedError, bodyParsers } from './routes/body-parsers.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { keyRoutes } from './routes/key-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
@@ -30,20 +30,14 @@ export function buildApp(service: Service): FastifyInstance {
 
   app.decorateRequest('proxyFields', null);
   app.decorateRequest('clientKey', null);
-  bodyParsers(app);
+  bodyParsers(app, () => service.config.settings.max_inflight_body_bytes);
   requestLogging(app, service);
   refuseRepeatedHost(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof InvalidJsonError) {
-      return reply.code(400).type('application/json').send(anthropicErrorBody('invalid_request_error', error.message));
-    }
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const limit = service.config.settings.max_body_bytes;
-      return reply
-        .code(413)
-        .type('application/json')
-        .send(anthropicErrorBody('request_too_large', `The request body is larger than max_body_bytes (${limit} bytes).`));
+    if (error instanceof BodyRefusedError) {
+      if (error.headers.connection === undefined) reply.removeHeader('connection');
+      return reply.code(error.statusCode).headers(error.headers).type('application/json').send(anthropicErrorBody(error.type, error.message));
     }
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).type('application/json').send(anthropicErrorBody('invalid_request_error', error.message));
@@ -62,6 +56,9 @@ export function buildApp(service: Service): FastifyInstance {
   proxyRoutes(app, service);
   healthRoutes(app, service);
   void app.register(async (admin) => {
+    admin.addHook('onRoute', (route) => {
+      route.bodyLimit ??= ADMIN_BODY_LIMIT;
+    });
     admin.addHook('onRequest', adminAccessGuard(() => service.config.settings.admin_token));
     adminRoutes(admin, service);
     oauthRoutes(admin, service);

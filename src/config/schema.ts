@@ -122,6 +122,8 @@ export const settingsSchema = z.strictObject({
     })
     .prefault({}),
   max_body_bytes: positiveInt.default(32 * 1024 * 1024),
+  /** Request body bytes held at once, all requests together; past it new requests get 529. */
+  max_inflight_body_bytes: positiveInt.default(256 * 1024 * 1024),
   /** When set, /oauth/* and /admin/* require it as a bearer token; required for a non-loopback host. */
   admin_token: z.string().min(16, 'must be at least 16 characters').optional(),
   /** When any key exists (here or created with `keys add`), /v1/* needs one. */

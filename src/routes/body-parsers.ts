@@ -1,26 +1,192 @@
-import type { FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AnthropicErrorType } from '../anthropic/errors.js';
+import { InflightBodies } from './inflight-bodies.js';
 
-/** A request body as received (forwarded byte for byte) and, for JSON, parsed (for routing decisions). */
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Body bytes this request holds in the service's InflightBodies, given back when its response is over. */
+    heldBodyBytes: number;
+  }
+}
+
+/** A request body as received: forwarded byte for byte, never parsed to be forwarded. */
 export interface ParsedBody {
   raw: Buffer;
-  json?: unknown;
+  /** Sent with a JSON content type (checked to start with `{`). */
+  isJson: boolean;
 }
 
-export class InvalidJsonError extends Error {
-  readonly statusCode = 400;
+/** A body the service will not take, with the answer that says why. */
+export class BodyRefusedError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly type: AnthropicErrorType,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
 }
 
-/** Bodies are kept as bytes so they go upstream unchanged and can be sent again on failover. */
-export function bodyParsers(app: FastifyInstance): void {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/(.+\+)?json/i, { parseAs: 'buffer' }, (_req, body, done) => {
-    const raw = body as Buffer;
-    if (raw.length === 0) return done(null, { raw });
-    try {
-      done(null, { raw, json: JSON.parse(raw.toString('utf8')) });
-    } catch (err) {
-      done(new InvalidJsonError(`The request body is not valid JSON: ${(err as Error).message}`), undefined);
+/** How long a client refused for memory is asked to wait. */
+const OVERLOADED_RETRY_AFTER_S = '1';
+
+
+/**
+ * Bodies are kept as bytes so they go upstream unchanged and can be sent again on failover. A
+ * JSON body must be an object (its first byte after whitespace is `{`); anything deeper is the
+ * upstream's to judge, so no body is ever parsed whole here. Every byte held is counted against
+ * settings.max_inflight_body_bytes while it arrives; past it the request gets 529.
+ */
+export function bodyParsers(app: FastifyInstance, maxInflightBytes: () => number): void {
+  const inflight = new InflightBodies(maxInflightBytes);
+  app.decorateRequest('heldBodyBytes', 0);
+  app.addHook('onRequest', (request, reply, done) => {
+    const length = request.headers['content-length'];
+    if ((length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined) {
+      reply.raw.once('close', () => {
+        inflight.release(request.heldBodyBytes);
+        request.heldBodyBytes = 0;
+      });
     }
+    done();
   });
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, { raw: body as Buffer }));
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(/^application\/(.+\+)?json/i, (request, payload, done) =>
+    receiveBody(request, payload, true, inflight, done),
+  );
+  app.addContentTypeParser('*', (request, payload, done) => receiveBody(request, payload, false, inflight, done));
 }
+
+type Done = (err: Error | null, body?: ParsedBody) => void;
+
+// A body over the size limit could be of any length: the connection is closed rather than read to
+// its end. Other refusals keep it open (fastify closes after any parser error; app.ts undoes that
+// for them): Node reads what is left of the body and drops it (at most max_body_bytes, never held),
+// so the client is sure to get the answer, which a close with unread bytes (a TCP reset) can
+// destroy before the client has read it.
+const CLOSE = { connection: 'close' };
+
+function tooLarge(limit: number): BodyRefusedError {
+  return new BodyRefusedError(413, 'request_too_large', `The request body is larger than this route takes (${limit} bytes; max_body_bytes for /v1).`, CLOSE);
+}
+
+function overloaded(): BodyRefusedError {
+  return new BodyRefusedError(
+    529,
+    'overloaded_error',
+    'The balancer is holding as many request bytes as settings.max_inflight_body_bytes allows; retry shortly.',
+    { 'retry-after': OVERLOADED_RETRY_AFTER_S },
+  );
+}
+
+const NOT_AN_OBJECT = 'The request body must be a JSON object (it must start with "{").';
+
+/** The first byte that is not JSON whitespace, or -1 when all of `chunk` is whitespace. */
+function firstNonSpace(chunk: Buffer): number {
+  for (let i = 0; i < chunk.length; i++) {
+    const b = chunk[i];
+    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+  }
+  return -1;
+}
+
+/**
+ * Reads the body into one buffer (of the Content-Length when given: one copy, no concatenation),
+ * refusing it as soon as it is too large, would pass the in-flight cap, or (JSON) is no object.
+ */
+function receiveBody(
+  request: FastifyRequest,
+  payload: IncomingMessage,
+  json: boolean,
+  inflight: InflightBodies,
+  done: Done,
+): void {
+  // settings.max_body_bytes (the app's bodyLimit), or a route's own smaller one.
+  const limit = request.routeOptions.bodyLimit;
+  const header = request.headers['content-length'];
+  const declared = header === undefined ? undefined : Number(header);
+  if (declared !== undefined && declared > limit) return refuse(tooLarge(limit));
+  if (declared) {
+    if (!inflight.take(declared, declared)) return refuse(overloaded());
+    request.heldBodyBytes += declared;
+  }
+
+  let whole: Buffer | undefined = declared ? Buffer.allocUnsafe(declared) : undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let checked = !json;
+  let finished = false;
+
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onError);
+
+  function onData(chunk: Buffer): void {
+    if (finished) return;
+    if (!checked) {
+      const first = firstNonSpace(chunk);
+      if (first === 0x7b) checked = true;
+      else if (first !== -1) return fail(new BodyRefusedError(400, 'invalid_request_error', NOT_AN_OBJECT));
+    }
+    const size = received + chunk.length;
+    if (size > limit) return fail(tooLarge(limit));
+    if (whole) {
+      // Node's parser never delivers more than the Content-Length.
+      chunk.copy(whole, received);
+    } else {
+      if (!inflight.take(chunk.length, size)) return fail(overloaded());
+      request.heldBodyBytes += chunk.length;
+      chunks.push(chunk);
+    }
+    received = size;
+  }
+
+  function onEnd(): void {
+    if (finished) return;
+    finished = true;
+    detach();
+    if (!checked && received > 0) return done(new BodyRefusedError(400, 'invalid_request_error', NOT_AN_OBJECT));
+    if (!whole) whole = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received);
+    else if (received !== declared) whole = whole.subarray(0, received);
+    done(null, { raw: whole, isJson: json });
+  }
+
+  function onError(err: Error): void {
+    fail(err);
+  }
+
+  function fail(err: Error): void {
+    if (finished) return;
+    finished = true;
+    detach();
+    whole = undefined;
+    chunks.length = 0;
+    done(err);
+  }
+
+  function detach(): void {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onError);
+  }
+
+  function refuse(err: BodyRefusedError): void {
+    done(err);
+  }
+}
+
+/** The body of an admin request as JSON (admin bodies are small: ADMIN_BODY_LIMIT); a 400 when it is not. */
+export function jsonOf(body: ParsedBody | undefined): unknown {
+  if (!body?.isJson || body.raw.length === 0) return undefined;
+  try {
+    return JSON.parse(body.raw.toString('utf8'));
+  } catch (err) {
+    throw new BodyRefusedError(400, 'invalid_request_error', `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Admin requests carry a few small fields; their bodies are parsed, so they are kept small. */
+export const ADMIN_BODY_LIMIT = 64 * 1024;

@@ -4,7 +4,7 @@ import { ClientKeyError } from '../access/client-keys.js';
 import { CLIENT_KEY_NAME } from '../config/schema.js';
 import type { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
-import type { ParsedBody } from './body-parsers.js';
+import { jsonOf, type ParsedBody } from './body-parsers.js';
 
 const createBody = z.object({
   name: z
@@ -19,7 +19,7 @@ export function keyRoutes(app: FastifyInstance, service: Service): void {
   app.get('/admin/keys', async () => ({ keys: keys().list() }));
 
   app.post('/admin/keys', async (request, reply) => {
-    const parsed = createBody.safeParse((request.body as ParsedBody | undefined)?.json);
+    const parsed = createBody.safeParse(jsonOf(request.body as ParsedBody | undefined));
     if (!parsed.success) {
       return reply.code(400).send({ error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
     }

@@ -5,7 +5,7 @@ import { exchangeCurl } from '../oauth/auth-required.js';
 import { LoginError } from '../oauth/login-flow.js';
 import { LOGIN_TTL_MS } from '../oauth/pending-logins.js';
 import { liveSnapshot } from '../store/account-record.js';
-import type { ParsedBody } from './body-parsers.js';
+import { jsonOf, type ParsedBody } from './body-parsers.js';
 import type { Service } from '../service.js';
 
 const exchangeBody = z.object({
@@ -82,7 +82,7 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
   });
 
   app.post('/oauth/exchange-code', async (request, reply) => {
-    const parsed = exchangeBody.safeParse((request.body as ParsedBody | undefined)?.json);
+    const parsed = exchangeBody.safeParse(jsonOf(request.body as ParsedBody | undefined));
     if (!parsed.success) {
       return reply.code(400).send({ status: 'error', error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
     }

@@ -21,7 +21,7 @@ export function proxyRoutes(app: FastifyInstance, service: Service): void {
         headers: request.headers,
         body: parsed?.raw,
         clientKey: request.clientKey ?? undefined,
-        sessionId: service.wantsSessionIdentity() ? sessionIdentity(request.headers, parsed?.json) : undefined,
+        sessionId: service.wantsSessionIdentity() ? sessionIdentity(request.headers, parsed?.raw) : undefined,
       },
       fields,
     );

@@ -16,17 +16,26 @@ describe('errors at the edge are Anthropic-shaped', () => {
     await upstream.close();
   });
 
-  it('400 invalid_request_error for a body that is not JSON', async () => {
-    const res = await request(`${svc.url}/v1/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"model": "m", broken',
-    });
-    expect(res.statusCode).toBe(400);
-    const json = (await res.body.json()) as { type: string; error: { type: string; message: string } };
-    expect(json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
-    expect(json.error.message).toMatch(/not valid JSON/);
+  it('400 invalid_request_error for a JSON body that is not an object', async () => {
+    for (const body of ['broken', ' \r\n\t[{"model": "m"}]', '"text"']) {
+      const res = await request(`${svc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.statusCode).toBe(400);
+      const json = (await res.body.json()) as { type: string; error: { type: string; message: string } };
+      expect(json).toEqual({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: 'The request body must be a JSON object (it must start with "{").' },
+      });
+    }
     expect(upstream.requests).toHaveLength(0);
+  });
+
+  it('a body that starts as an object goes upstream as sent: deeper JSON errors are the upstream\'s to answer', async () => {
+    const body = ' {"model": "m", broken';
+    const res = await request(`${svc.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await res.body.dump();
+    expect(upstream.requests).toHaveLength(1);
+    expect(upstream.requests[0].body.toString()).toBe(body);
+    upstream.requests.length = 0;
   });
 
   it('413 request_too_large over max_body_bytes', async () => {
