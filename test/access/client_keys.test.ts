@@ -166,7 +166,7 @@ describe('the keys CLI against a running service', () => {
     } finally {
       await proc.stop();
     }
-  });
+  }, 60_000); // nine node processes in a row: a loaded two-core machine needs more than the default
 
   it('a service on a non-loopback host starts without keys, says so, and /v1 answers 401', async () => {
     upstream = await startFakeAnthropic();
