@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { dashboardRoutes } from './dashboard/dashboard-routes.js';
 import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
@@ -55,6 +56,7 @@ export function buildApp(service: Service): FastifyInstance {
 
   proxyRoutes(app, service);
   healthRoutes(app, service);
+  dashboardRoutes(app, service);
   void app.register(async (admin) => {
     admin.addHook('onRoute', (route) => {
       route.bodyLimit ??= ADMIN_BODY_LIMIT;
