@@ -1,16 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sameSecret } from '../routes/admin-access.js';
 import type { ParsedBody } from '../routes/body-parsers.js';
+import { currentHealth } from '../routes/health-routes.js';
 import { accountStatus, oauthRoutes } from '../routes/oauth-routes.js';
 import type { Service } from '../service.js';
 import { apiGuard, pageGuard } from './access.js';
 import { DashboardEvents } from './event-stream.js';
 import { loadAssets, renderPage, SECURITY_HEADERS } from './page-assets.js';
-import { poolHealth } from './pool-health.js';
+import { poolHeader } from './pool-header.js';
 import { DashboardSessions, sessionCookie } from './session.js';
-
-/** The path of the dashboard, for the startup output, the banner, the 401 and the CLI. */
-export const DASHBOARD_PATH = '/';
 
 function wantsHtml(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
@@ -64,7 +62,7 @@ export function dashboardRoutes(app: FastifyInstance, service: Service): void {
       const now = pool.clock.now();
       const accounts = pool.list();
       return {
-        health: poolHealth(accounts, now),
+        health: poolHeader(currentHealth(service).status, accounts, now),
         accounts: accounts.map((a) => accountStatus(a, now)),
         admin_token: Boolean(adminToken()),
       };

@@ -112,7 +112,7 @@ describe('the dashboard in a browser', () => {
 
       const [cookie] = await context.cookies();
       expect(cookie).toMatchObject({ name: 'ccb_dashboard', httpOnly: true, sameSite: 'Strict', path: '/' });
-      expect(await page.evaluate(() => document.cookie)).toBe('');
+      expect(await page.evaluate('document.cookie')).toBe('');
 
       await page.reload();
       await expect.poll(() => page.textContent('#health-status')).toBe('down');
