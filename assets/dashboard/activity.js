@@ -50,7 +50,7 @@ function poolEntry(e) {
   );
 }
 
-/** Opens the stream; `poolChanged()` is called for every account event (the rows reload). */
+/** Opens the stream; `poolChanged()` is called for every event (the rows reload: state, last used, today). */
 export function startActivity(poolChanged) {
   const state = document.getElementById('activity-state');
   const source = new EventSource('/dashboard/events');
@@ -63,7 +63,10 @@ export function startActivity(poolChanged) {
     state.textContent = 'reconnecting';
     state.className = 'badge state-cooling_down';
   });
-  source.addEventListener('activity', (m) => add(requestEntry(JSON.parse(m.data))));
+  source.addEventListener('activity', (m) => {
+    add(requestEntry(JSON.parse(m.data)));
+    poolChanged();
+  });
   source.addEventListener('pool', (m) => {
     const event = JSON.parse(m.data);
     add(poolEntry(event));

@@ -11,6 +11,7 @@ import { loadUsage, setUpUsage, usageToday } from './usage.js';
 const $ = (id) => document.getElementById(id);
 let overview = null;
 let reloadTimer = null;
+let lastReload = 0;
 
 function say(text, isError = false) {
   const message = $('login-message');
@@ -41,13 +42,15 @@ async function reload() {
   render();
 }
 
-/** Many events can arrive at once (a login, a refresh): one reload for all of them. */
+/** Events come in bursts (a login, a refresh, busy traffic): one reload for a burst, at most one per 2 s. */
 function reloadSoon() {
-  clearTimeout(reloadTimer);
+  if (reloadTimer) return;
   reloadTimer = setTimeout(() => {
+    reloadTimer = null;
+    lastReload = Date.now();
     reload().catch(showError);
     loadUsage().then(render, () => {});
-  }, 150);
+  }, Math.max(150, lastReload + 2000 - Date.now()));
 }
 
 function showError(err) {
@@ -69,8 +72,10 @@ async function open() {
   setUpUsage();
   loadUsage().then(render, () => {});
   startActivity(reloadSoon);
-  // Countdowns and "last used" move on without events.
-  setInterval(() => reload().catch(showError), 30_000);
+  // Every change arrives as an event; countdowns move on by themselves, and a slow reload is
+  // only a safety net for an event lost between two connections.
+  setInterval(render, 15_000);
+  setInterval(() => reload().catch(showError), 300_000);
 }
 
 $('sign-in-form').addEventListener('submit', async (event) => {

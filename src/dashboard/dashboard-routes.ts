@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sameSecret } from '../routes/admin-access.js';
-import type { ParsedBody } from '../routes/body-parsers.js';
+import { ADMIN_BODY_LIMIT, jsonOf, type ParsedBody } from '../routes/body-parsers.js';
 import { currentHealth } from '../routes/health-routes.js';
 import { accountStatus, oauthRoutes } from '../routes/oauth-routes.js';
 import type { Service } from '../service.js';
@@ -24,7 +24,10 @@ function wantsHtml(request: FastifyRequest): boolean {
 export function dashboardRoutes(app: FastifyInstance, service: Service): void {
   const adminToken = () => service.config.settings.admin_token;
   const sessions = new DashboardSessions();
-  const events = new DashboardEvents({ pool: (listener) => service.oauth.pool.events.on('*', listener) });
+  const events = new DashboardEvents({
+    pool: (listener) => service.oauth.pool.events.on('*', listener),
+    activity: (listener) => service.activity.on(listener),
+  });
   const assets = loadAssets();
   const guardPage = pageGuard(adminToken);
   app.addHook('preClose', (done) => {
@@ -53,6 +56,9 @@ export function dashboardRoutes(app: FastifyInstance, service: Service): void {
   });
 
   void app.register(async (api) => {
+    api.addHook('onRoute', (route) => {
+      route.bodyLimit ??= ADMIN_BODY_LIMIT;
+    });
     api.addHook('onRequest', async (_request, reply) => void reply.headers({ ...SECURITY_HEADERS, 'cache-control': 'no-store' }));
     api.addHook('onRequest', apiGuard(adminToken, sessions));
     sessionRoutes(api, service, sessions);
@@ -86,7 +92,7 @@ function sessionRoutes(api: FastifyInstance, service: Service, sessions: Dashboa
   api.post('/dashboard/session', { config: { dashboardBeforeSignIn: true } }, async (request, reply: FastifyReply) => {
     const token = service.config.settings.admin_token;
     if (!token) return reply.code(409).send({ error: 'no_admin_token', message: 'No admin token is set: the dashboard needs no sign-in.' });
-    const presented = ((request.body as ParsedBody | undefined)?.json as { token?: unknown } | undefined)?.token;
+    const presented = (jsonOf(request.body as ParsedBody | undefined) as { token?: unknown } | undefined)?.token;
     if (typeof presented !== 'string' || !sameSecret(presented, token)) {
       service.logger.warn({ from: request.socket.remoteAddress }, 'dashboard sign-in refused: wrong admin token');
       return reply.code(401).send({ error: 'wrong_token', message: 'That is not the admin token (settings.admin_token).' });

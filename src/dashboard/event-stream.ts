@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { ActivityEntry } from '../activity/activity-feed.js';
 import type { PoolEvent } from '../oauth/pool-events.js';
 
 /** Streams open at once; a further browser tab is told to try again later. */
@@ -6,20 +7,6 @@ export const MAX_STREAMS = 32;
 /** A client this far behind is dropped (its browser reconnects and reloads the state). */
 const MAX_BUFFERED_BYTES = 256 * 1024;
 const HEARTBEAT_MS = 20_000;
-
-/** What the activity log shows of one finished request: names and numbers, never a prompt or a secret. */
-export interface ActivityEntry {
-  at: number;
-  provider?: string;
-  account?: string;
-  model?: string;
-  /** The client key's name (never its value). */
-  key?: string;
-  status?: number;
-  ms?: number;
-  ttfb_ms?: number;
-  tokens?: { input?: number; output?: number; cache_creation?: number; cache_read?: number };
-}
 
 export type Subscribe<T> = (listener: (event: T) => void) => () => void;
 
@@ -43,10 +30,7 @@ export class DashboardEvents {
   private readonly unsubscribe: Array<() => void> = [];
   private heartbeat: NodeJS.Timeout | null = null;
 
-  constructor(sources: { pool: Subscribe<PoolEvent>; activity?: Subscribe<ActivityEntry> }) {
-    this.unsubscribe.push(sources.pool((e) => this.broadcast('pool', poolFields(e))));
-    if (sources.activity) this.unsubscribe.push(sources.activity((e) => this.broadcast('activity', activityFields(e))));
-  }
+  constructor(private readonly sources: { pool: Subscribe<PoolEvent>; activity: Subscribe<ActivityEntry> }) {}
 
   get open(): number {
     return this.clients.size;
@@ -63,7 +47,17 @@ export class DashboardEvents {
     });
     res.write('retry: 3000\n\n');
     this.clients.add(res);
-    res.on('close', () => this.clients.delete(res));
+    res.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0) this.stopListening();
+    });
+    // The sources are listened to only while a page is open: with none, requests pay nothing.
+    if (this.unsubscribe.length === 0) {
+      this.unsubscribe.push(
+        this.sources.pool((e) => this.broadcast('pool', poolFields(e))),
+        this.sources.activity((e) => this.broadcast('activity', activityFields(e))),
+      );
+    }
     if (!this.heartbeat) {
       this.heartbeat = setInterval(() => this.send(': ping\n\n'), HEARTBEAT_MS);
       this.heartbeat.unref();
@@ -73,15 +67,19 @@ export class DashboardEvents {
 
   /** At shutdown: the streams end, so the server can close. */
   close(): void {
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+    this.stopListening();
+  }
+
+  private stopListening(): void {
     for (const off of this.unsubscribe.splice(0)) off();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = null;
-    for (const res of this.clients) res.end();
-    this.clients.clear();
   }
 
   private broadcast(event: string, data: unknown): void {
-    if (this.clients.size > 0) this.send(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.send(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   private send(text: string): void {

@@ -3,9 +3,15 @@
 import { afterAll, describe, expect } from 'vitest';
 import { unifiedHeaders } from '../fakes/fake-anthropic.js';
 import { artifactPath, closeBrowser, openBrowser } from '../support/browser.js';
-import { it, postMessage } from '../support/pool.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { it, MESSAGE_BODY } from '../support/pool.js';
+
+const run = promisify(execFile);
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** The page acts on events and timers; a busy machine may take a while. */
+const POLL = { timeout: 15_000, interval: 50 };
 
 afterAll(closeBrowser);
 
@@ -17,7 +23,7 @@ describe('the dashboard in a browser', () => {
     try {
       const { page, context } = browser;
       await page.goto(`${pool.svc.url}/`);
-      await expect.poll(() => page.textContent('#health-status')).toBe('down');
+      await expect.poll(() => page.textContent('#health-status'), POLL).toBe('down');
       expect(await page.textContent('#health-usable')).toBe('0/0 accounts usable');
       expect(await page.isVisible('#no-accounts')).toBe(true);
 
@@ -33,21 +39,27 @@ describe('the dashboard in a browser', () => {
 
       await page.getByLabel('Code (CODE#STATE) or callback URL').fill(pasted);
       await page.getByRole('button', { name: 'Add the account' }).click();
-      await expect.poll(() => page.textContent('#login-message')).toMatch(
+      await expect.poll(() => page.textContent('#login-message'), POLL).toMatch(
         /^Logged in alice@example\.com\. Its token expires \S+ \(in 8h 0m\) and is refreshed automatically\. The pool now holds 1 account\.$/,
       );
       // The row appears without a reload.
       const row = page.locator('tr[data-email="alice@example.com"]');
-      await expect.poll(() => row.locator('.badge').textContent()).toBe('active');
+      await expect.poll(() => row.locator('.badge').textContent(), POLL).toBe('active');
       expect(await page.textContent('#health-status')).toBe('ok');
       expect(pool.svc.service.oauth.pool.list().map((a) => a.email)).toEqual(['alice@example.com']);
 
-      // A response reports the 5-hour window at 42 %, resetting in two hours.
+      // A request made with curl: a response reporting the 5-hour window at 42 %, resetting in
+      // two hours. The activity log shows it and the row follows, without a reload.
       const reset = Math.floor(Date.now() / 1000) + 2 * 3600;
       pool.upstream.script({ kind: 'json', headers: unifiedHeaders({ status: 'allowed', reset, util5h: 0.42, util7d: 0.1 }) });
-      expect((await postMessage(pool.svc.url)).status).toBe(200);
-      await page.reload();
-      await expect.poll(() => row.locator('td[data-label="5 h window"] meter').getAttribute('value')).toBe('0.42');
+      const curl = await run('curl', [
+        '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json', '-H', 'anthropic-version: 2023-06-01',
+        '--data', MESSAGE_BODY, `${pool.svc.url}/v1/messages`,
+      ]);
+      expect(curl.stdout).toBe('200');
+      const logged = page.locator('#activity li.request').first();
+      await expect.poll(() => logged.textContent(), POLL).toMatch(/^\d\d:\d\d:\d\d200alice@example\.com · \d+(\.\d)? ms$/);
+      await expect.poll(() => row.locator('td[data-label="5 h window"] meter').getAttribute('value'), POLL).toBe('0.42');
       expect(await row.locator('td[data-label="5 h window"] .window-text').textContent()).toMatch(/^42% · resets in (1h 59m|2h 0m)$/);
       expect(await row.locator('td[data-label="7 d window"] meter').getAttribute('value')).toBe('0.1');
       expect(await page.textContent('#health-reset')).toMatch(
@@ -56,7 +68,7 @@ describe('the dashboard in a browser', () => {
       await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
 
       await row.getByRole('button', { name: 'Refresh alice@example.com' }).click();
-      await expect.poll(() => page.textContent('#login-message')).toMatch(/^Refreshed alice@example\.com; the token now expires /);
+      await expect.poll(() => page.textContent('#login-message'), POLL).toMatch(/^Refreshed alice@example\.com; the token now expires /);
       expect(pool.oauth.refreshCallsFor('alice@example.com')).toBe(1);
 
       // Log out asks first; a "no" changes nothing.
@@ -68,7 +80,7 @@ describe('the dashboard in a browser', () => {
         void d.accept();
       });
       await row.getByRole('button', { name: 'Log out alice@example.com' }).click();
-      await expect.poll(() => row.count()).toBe(0);
+      await expect.poll(() => row.count(), POLL).toBe(0);
       expect(pool.svc.service.oauth.pool.list()).toHaveLength(0);
       expect(await page.isVisible('#no-accounts')).toBe(true);
 
@@ -87,7 +99,7 @@ describe('the dashboard in a browser', () => {
       await page.getByRole('button', { name: 'Log in an account' }).click();
       await page.getByLabel('Code (CODE#STATE) or callback URL').fill('not-a-code#no-such-state');
       await page.keyboard.press('Enter');
-      await expect.poll(() => page.textContent('#login-message')).toMatch(/^That did not work: .*Starting a new login/);
+      await expect.poll(() => page.textContent('#login-message'), POLL).toMatch(/^That did not work: .*Starting a new login/);
       expect(pool.svc.service.oauth.pool.list()).toHaveLength(0);
       expect(browser.errors.filter((e) => e.startsWith(pool.svc.url) && !/status of 400/.test(e))).toEqual([]);
     } finally {
@@ -104,10 +116,10 @@ describe('the dashboard in a browser', () => {
       const field = page.getByLabel('Admin token (settings.admin_token)');
       await field.fill('wrong-token');
       await page.keyboard.press('Enter');
-      await expect.poll(() => page.textContent('#sign-in-message')).toBe('That is not the admin token (settings.admin_token).');
+      await expect.poll(() => page.textContent('#sign-in-message'), POLL).toBe('That is not the admin token (settings.admin_token).');
       await field.fill(ADMIN_TOKEN);
       await page.getByRole('button', { name: 'Open the dashboard' }).click();
-      await expect.poll(() => page.textContent('#health-status')).toBe('down');
+      await expect.poll(() => page.textContent('#health-status'), POLL).toBe('down');
       expect(await page.isVisible('#sign-in')).toBe(false);
 
       const [cookie] = await context.cookies();
@@ -115,7 +127,7 @@ describe('the dashboard in a browser', () => {
       expect(await page.evaluate('document.cookie')).toBe('');
 
       await page.reload();
-      await expect.poll(() => page.textContent('#health-status')).toBe('down');
+      await expect.poll(() => page.textContent('#health-status'), POLL).toBe('down');
       expect(await page.isVisible('#sign-in')).toBe(false);
       expect(browser.errors.filter((e) => e.startsWith(pool.svc.url) && !/status of 401/.test(e))).toEqual([]);
     } finally {
