@@ -1,4 +1,6 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ActivityEntry } from './activity/activity-feed.js';
+import { dashboardRoutes } from './dashboard/dashboard-routes.js';
 import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
@@ -55,6 +57,7 @@ export function buildApp(service: Service): FastifyInstance {
 
   proxyRoutes(app, service);
   healthRoutes(app, service);
+  dashboardRoutes(app, service);
   void app.register(async (admin) => {
     admin.addHook('onRoute', (route) => {
       route.bodyLimit ??= ADMIN_BODY_LIMIT;
@@ -90,10 +93,15 @@ function requestLogging(app: FastifyInstance, service: Service): void {
   app.addHook('onRequest', (request, reply, done) => {
     const started = performance.now();
     reply.raw.once('close', () => {
-      if (!service.logger.isLevelEnabled('info')) return;
-      const res = reply.raw;
       const fields = request.proxyFields;
+      const logging = service.logger.isLevelEnabled('info');
+      const feeding = fields !== null && service.activity.listening;
+      if (!logging && !feeding) return;
+      const res = reply.raw;
       const finished = res.writableFinished;
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      if (feeding) service.activity.emit(activityEntry(request, fields, finished ? res.statusCode : undefined, ms));
+      if (!logging) return;
       logRequestLine(service.logger, {
         req_id: request.id,
         method: request.method,
@@ -104,7 +112,7 @@ function requestLogging(app: FastifyInstance, service: Service): void {
         attempts: fields?.attempts,
         status: finished ? res.statusCode : undefined,
         client_closed: finished ? undefined : true,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        duration_ms: ms,
         bytes: fields?.bytes,
         upstream_request_id: fields?.upstreamRequestId,
         error: fields?.error,
@@ -112,4 +120,9 @@ function requestLogging(app: FastifyInstance, service: Service): void {
     });
     done();
   });
+}
+
+function activityEntry(request: FastifyRequest, fields: ProxyLogFields, status: number | undefined, ms: number): ActivityEntry {
+  // The model is not read here: bodies stay unparsed on the request path (the usage tap reads it from the response).
+  return { at: Date.now(), provider: fields.provider, account: fields.account, key: request.clientKey ?? undefined, status, ms };
 }

@@ -1,4 +1,5 @@
 import { ClientKeys } from './access/client-keys.js';
+import { ActivityFeed } from './activity/activity-feed.js';
 import type { Config } from './config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -55,6 +56,8 @@ export class Service {
   readonly clientKeys: ClientKeys;
   readonly storeReason: string;
   readonly store: TokenStore;
+  /** Every finished /v1 request (the dashboard's live log). */
+  readonly activity: ActivityFeed;
   private readonly dispatchers: UpstreamDispatchers;
   private readonly env: NodeJS.ProcessEnv;
   private readonly overrides: Partial<Pick<Config['settings'], 'host' | 'port'>>;
@@ -70,6 +73,7 @@ export class Service {
     this.logger = logger;
     this.storeReason = storeReason;
     this.store = store;
+    this.activity = new ActivityFeed((err) => logger.error({ err: (err as Error).message }, 'an activity listener failed'));
     this.oauth = new OAuthSubsystem(config.settings.oauth, {
       store,
       log: logger,

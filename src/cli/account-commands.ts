@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { adminTarget, callAdmin, CliError, expectOk } from './admin-client.js';
+import { dashboardUrl } from '../hints/dashboard-url.js';
 import { formatDuration, formatPercent, table } from './format.js';
 import { LineReader } from './prompt.js';
 
@@ -38,7 +39,7 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   const target = await adminTarget(values, process.env);
   const body = expectOk(await callAdmin<StatusBody>(target, 'GET', '/oauth/status'), 'Listing the accounts');
   if (body.tokens.length === 0) {
-    process.stdout.write('No Claude account is logged in. Add one with: claude-code-balancer login\n');
+    process.stdout.write(`No Claude account is logged in. Add one with: claude-code-balancer login, or on the dashboard at ${dashboardUrl(target.url)}\n`);
     return;
   }
   const now = Date.now();
@@ -52,7 +53,7 @@ export async function accountsCommand(argv: string[]): Promise<void> {
     formatPercent(t.rate_limit?.utilization_7d),
   ]);
   process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D'], rows)}\n`);
-  process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve.\n`);
+  process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve. Dashboard: ${dashboardUrl(target.url)}\n`);
   for (const t of body.tokens) {
     if (t.status === 'needs_login') process.stdout.write(`${t.account_email} needs a new login: claude-code-balancer login --email ${t.account_email}\n`);
     if (t.status === 'banned') process.stdout.write(`${t.account_email} is banned (${t.last_error ?? 'its organization may not use OAuth'}); it is never refreshed. Remove it: claude-code-balancer logout ${t.account_email}\n`);

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { Service } from '../service.js';
 import { statusName } from '../oauth/account.js';
+import { dashboardUrl } from '../hints/dashboard-url.js';
 import { loginStep } from '../oauth/auth-required.js';
 import { StoreError } from '../store/token-store.js';
 import type { HangupReloads } from './hangups.js';
@@ -138,6 +139,7 @@ function printStartup(service: Service): void {
   const hasOAuth = service.config.providers.some((p) => p.enabled && p.auth_value === 'oauth');
   const lines = [
     `claude-code-balancer listening on ${service.url}`,
+    `  dashboard: ${dashboardUrl(service.url)} (log in accounts, see the pool and its usage)`,
     `  config:   ${service.configPath}`,
     `  store:    ${service.oauth.pool.store.kind}, ${service.oauth.pool.store.location} (${briefly(service.storeReason)})`,
     `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,

@@ -1,5 +1,6 @@
 import { errorResponse, type SyntheticResponse } from '../anthropic/errors.js';
 import { cliCommand } from '../hints/cli-command.js';
+import { dashboardUrl } from '../hints/dashboard-url.js';
 
 /**
  * Everything the service says when its pool cannot serve: the client's 401 and 429, the console
@@ -16,8 +17,7 @@ export function serviceLabel(serviceUrl: string): string {
 
 /** The single next step when the pool needs an account. */
 export function loginStep(serviceUrl: string): string {
-  void serviceUrl; // the dashboard's URL joins the command here
-  return `log one in with ${cliCommand('login')}`;
+  return `log one in with ${cliCommand('login')} or on the dashboard at ${dashboardUrl(serviceUrl)}`;
 }
 
 export function exchangeCurl(serviceUrl: string): string {

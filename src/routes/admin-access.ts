@@ -2,7 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isLocalHostHeader, isLocalOrigin, isLoopbackAddress } from '../access/local-names.js';
 
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   // Hashing first makes the comparison constant-time whatever the lengths.
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
@@ -44,17 +44,21 @@ export function adminAccessGuard(adminToken: () => string | undefined) {
       });
       return;
     }
-    if (isLoopbackAddress(request.socket.remoteAddress)) {
-      if (fromLocalName(request)) return;
-      await reply.code(403).send({
-        error: 'forbidden',
-        message: 'Admin routes answer requests addressed to localhost only (Host and Origin must be loopback names).',
-      });
-      return;
-    }
-    await reply.code(403).send({
-      error: 'forbidden',
-      message: 'Admin routes answer loopback clients only; set settings.admin_token to allow remote access.',
-    });
+    const refusal = localAccessRefusal(request);
+    if (refusal) await reply.code(403).send({ error: 'forbidden', message: refusal });
   };
+}
+
+/**
+ * Without an admin token, who may use what the admin routes guard (the dashboard too): undefined
+ * for a loopback client addressing this machine by an exact local name, else why not.
+ */
+export function localAccessRefusal(request: FastifyRequest): string | undefined {
+  if (!isLoopbackAddress(request.socket.remoteAddress)) {
+    return 'Admin routes answer loopback clients only; set settings.admin_token to allow remote access.';
+  }
+  if (!fromLocalName(request)) {
+    return 'Admin routes answer requests addressed to localhost only (Host and Origin must be loopback names).';
+  }
+  return undefined;
 }

@@ -27,7 +27,6 @@ export function proxyRoutes(app: FastifyInstance, service: Service): void {
     );
   });
 
-  // Claude Code probes its base URL before its first request; any 2xx will do.
-  app.get('/', async () => ({ service: 'claude-code-balancer', status: 'ok' }));
+  // Claude Code probes its base URL before its first request; any 2xx will do (GET / is in src/dashboard/).
   app.get('/api/hello', async () => ({ status: 'ok' }));
 }

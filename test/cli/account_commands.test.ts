@@ -108,7 +108,7 @@ describe('account commands of the CLI against the running service', () => {
     expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D$/);
     expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-$/);
     expect(lines[2]).toMatch(/^bob@example\.com\s+active/);
-    expect(result.stdout).toContain('2 of 2 accounts can serve.');
+    expect(result.stdout).toContain(`2 of 2 accounts can serve. Dashboard: ${svc.url}/\n`);
     expect(result.stdout).not.toContain('sk-ant-');
   });
 
@@ -138,7 +138,7 @@ describe('account commands of the CLI against the running service', () => {
     expect(svc.service.oauth.pool.list()).toHaveLength(0);
 
     const empty = await runCli(['accounts', '--url', svc.url]);
-    expect(empty.stdout).toContain('No Claude account is logged in. Add one with: claude-code-balancer login');
+    expect(empty.stdout).toContain(`No Claude account is logged in. Add one with: claude-code-balancer login, or on the dashboard at ${svc.url}/\n`);
   });
 
   it('every command says the service is not running, and how to start it, with exit 1', async () => {

@@ -27,7 +27,7 @@ describe('login through the 401 a client gets when no account is logged in', () 
     const message: string = refused.json.error.message;
     // The next step first, in one sentence naming this service; the long URL after it.
     const headline = message.split('\n')[0];
-    expect(headline).toMatch(new RegExp(`^claude-code-balancer \\(${svc.url.replace(/\./g, '\\.')}\\) has no Claude account that can serve: log one in with (claude-code-balancer|node \\S+/dist/cli\\.js) login$`));
+    expect(headline).toMatch(new RegExp(`^claude-code-balancer \\(${svc.url.replace(/\./g, '\\.')}\\) has no Claude account that can serve: log one in with (claude-code-balancer|node \\S+/dist/cli\\.js) login or on the dashboard at ${svc.url.replace(/\./g, '\\.')}/$`));
     expect(message).toContain('(no Claude account is logged in;');
     const loginUrl = /(https?:\/\/\S+\/oauth\/authorize\?\S+)/.exec(message)?.[1];
     expect(loginUrl, message).toBeDefined();

@@ -68,7 +68,10 @@ describe('claude-code-balancer serve', () => {
       expect(out).toMatch(/^claude-code-balancer listening on http:\/\/127\.0\.0\.1:\d+$/m);
       expect(out).toContain(`config:   ${file}`);
       expect(out).toMatch(/store:\s+memory/);
-      expect(out).toMatch(/^  accounts: none logged in yet: log one in with node \S+\/dist\/cli\.js login$/m);
+      expect(out).toContain(`  dashboard: ${proc.url}/ (log in accounts, see the pool and its usage)\n`);
+      expect(out).toMatch(/^  accounts: none logged in yet: log one in with node \S+\/dist\/cli\.js login or on the dashboard at http:\/\/127\.0\.0\.1:\d+\/$/m);
+      expect(out).toContain(`has no Claude account that can serve: log one in with `);
+      expect(out).toMatch(/^claude-code-balancer \(http:\/\/127\.0\.0\.1:\d+\) has no Claude account that can serve: log one in with .* login or on the dashboard at http:\/\/127\.0\.0\.1:\d+\/$/m);
       expect(out).toContain(`ANTHROPIC_BASE_URL=${proc.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
       // The login banner, with a URL and the exact command for this service.
       expect(out).toContain('CLAUDE CODE OFFICIAL AUTHORIZATION REQUIRED');
