@@ -1,5 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { ActivityEntry } from './activity/activity-feed.js';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { dashboardRoutes } from './dashboard/dashboard-routes.js';
 import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './anthropic/errors.js';
@@ -11,6 +10,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { keyRoutes } from './routes/key-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
 import { proxyRoutes } from './routes/proxy-routes.js';
+import { usageRoutes } from './routes/usage-routes.js';
 import type { Service } from './service.js';
 
 declare module 'fastify' {
@@ -66,6 +66,7 @@ export function buildApp(service: Service): FastifyInstance {
     adminRoutes(admin, service);
     oauthRoutes(admin, service);
     keyRoutes(admin, service);
+    usageRoutes(admin, service);
   });
   return app;
 }
@@ -94,14 +95,22 @@ function requestLogging(app: FastifyInstance, service: Service): void {
     const started = performance.now();
     reply.raw.once('close', () => {
       const fields = request.proxyFields;
-      const logging = service.logger.isLevelEnabled('info');
-      const feeding = fields !== null && service.activity.listening;
-      if (!logging && !feeding) return;
       const res = reply.raw;
       const finished = res.writableFinished;
-      const ms = Math.round((performance.now() - started) * 10) / 10;
-      if (feeding) service.activity.emit(activityEntry(request, fields, finished ? res.statusCode : undefined, ms));
-      if (!logging) return;
+      const durationMs = performance.now() - started;
+      if (fields) {
+        service.usage.requestEnded({
+          provider: fields.provider,
+          account: fields.account,
+          key: request.clientKey ?? undefined,
+          status: finished ? res.statusCode : undefined,
+          error: fields.error,
+          usage: fields.usage?.result(),
+          ttfbMs: fields.upstreamHeadAt === undefined ? undefined : fields.upstreamHeadAt - started,
+          totalMs: durationMs,
+        });
+      }
+      if (!service.logger.isLevelEnabled('info')) return;
       logRequestLine(service.logger, {
         req_id: request.id,
         method: request.method,
@@ -112,7 +121,7 @@ function requestLogging(app: FastifyInstance, service: Service): void {
         attempts: fields?.attempts,
         status: finished ? res.statusCode : undefined,
         client_closed: finished ? undefined : true,
-        duration_ms: ms,
+        duration_ms: Math.round(durationMs * 10) / 10,
         bytes: fields?.bytes,
         upstream_request_id: fields?.upstreamRequestId,
         error: fields?.error,
@@ -120,9 +129,4 @@ function requestLogging(app: FastifyInstance, service: Service): void {
     });
     done();
   });
-}
-
-function activityEntry(request: FastifyRequest, fields: ProxyLogFields, status: number | undefined, ms: number): ActivityEntry {
-  // The model is not read here: bodies stay unparsed on the request path (the usage tap reads it from the response).
-  return { at: Date.now(), provider: fields.provider, account: fields.account, key: request.clientKey ?? undefined, status, ms };
 }

@@ -12,6 +12,7 @@ import { Forwarder } from './proxy/forward.js';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
 import type { TokenStore } from './store/token-store.js';
 import { createTokenStore } from './store/select-store.js';
+import { UsageAccounting } from './usage/usage-accounting.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -54,6 +55,8 @@ export class Service {
   readonly oauth: OAuthSubsystem;
   /** The keys /v1 clients present (settings.client_keys and those created at run time). */
   readonly clientKeys: ClientKeys;
+  /** Token usage per hour, account, model and key (it feeds `activity` too). */
+  readonly usage: UsageAccounting;
   readonly storeReason: string;
   readonly store: TokenStore;
   /** Every finished /v1 request (the dashboard's live log). */
@@ -88,6 +91,7 @@ export class Service {
     );
     this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms });
     this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
+    this.usage = new UsageAccounting(store, logger, this.activity, options.clock);
   }
 
   /**
@@ -106,6 +110,7 @@ export class Service {
     if (conflict) throw new ConfigError(options.configPath, [`${options.configPath}: ${conflict}`]);
     const service = new Service(options, store, reason, logger, clientKeys);
     await service.oauth.init();
+    await service.usage.init();
     return service;
   }
 
@@ -165,6 +170,7 @@ export class Service {
   /** After the HTTP server has stopped: persist what is pending, close upstream connections. */
   async close(): Promise<void> {
     await this.clientKeys.close();
+    await this.usage.close();
     await this.oauth.close();
     await this.store.close?.();
     await this.dispatchers.close();

@@ -7,6 +7,7 @@ import { errorResponse } from './anthropic-errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './network-errors.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
+import { usageTapFor, type UsageTap } from '../usage/usage-tap.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
 
 export interface ForwardSettings {
@@ -23,6 +24,12 @@ export interface ProxyLogFields {
   /** Anthropic's request-id of the upstream response the client got. */
   upstreamRequestId?: string;
   error?: string;
+  /** The model the request body names (for the usage count when the response names none). */
+  model?: string;
+  /** performance.now() when the delivered upstream response's head arrived. */
+  upstreamHeadAt?: number;
+  /** Reads the delivered body's usage as it is relayed. */
+  usage?: UsageTap | null;
 }
 
 /** A response held back while other providers are tried; the last one is what the client gets if none serves. */
@@ -139,6 +146,7 @@ export class Forwarder {
         });
 
         if (verdict === 'deliver') {
+          fields.upstreamHeadAt = performance.now();
           if (statusCode < 500) this.providers.markHealthy(provider);
           const headersOut = clientResponseHeaders(upstream.headers, provider.name);
           if (credential.label) headersOut['x-balancer-account'] = headerValue(credential.label);
@@ -151,7 +159,9 @@ export class Forwarder {
             return;
           }
           res.writeHead(statusCode, headersOut);
-          const pumped = await attempt.pipe(res, isEventStream(upstream.headers));
+          const sse = isEventStream(upstream.headers);
+          fields.usage = usageTapFor(upstream.headers, sse);
+          const pumped = await attempt.pipe(res, sse, fields.usage);
           fields.bytes = pumped.bytes;
           if (pumped.error && !client.gone) {
             fields.error = describeNetworkError(pumped.error);

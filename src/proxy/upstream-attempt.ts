@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors, type Dispatcher } from 'undici';
 import { sseErrorEvent } from './anthropic-errors.js';
 import { describeNetworkError } from './network-errors.js';
+import type { UsageTap } from '../usage/usage-tap.js';
 
 /** The status line and headers of an upstream response. */
 export interface UpstreamHead {
@@ -57,6 +58,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   // Pipe mode
   private res: ServerResponse | null = null;
   private isSse = false;
+  private tap: UsageTap | null = null;
   private bytes = 0;
   private endsAtEventBoundary = true;
   private waitingDrain = false;
@@ -150,14 +152,15 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * Relays the body to the client as it arrives, honouring backpressure so a slow client never
+   * Relays the body to the client as it arrives (showing each chunk to the usage tap on the way), honouring backpressure so a slow client never
    * makes the service hold a whole stream. If the upstream fails mid-body, an SSE client gets an
    * `event: error` and a clean end; anything else is cut, as its body cannot be mended.
    */
-  pipe(res: ServerResponse, isSse: boolean): Promise<PumpResult> {
+  pipe(res: ServerResponse, isSse: boolean, tap: UsageTap | null = null): Promise<PumpResult> {
     this.mode = Mode.Pipe;
     this.res = res;
     this.isSse = isSse;
+    this.tap = tap;
     const pending = new Promise<PumpResult>((resolve) => {
       this.settlePipe = resolve;
     });
@@ -190,6 +193,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private write(chunk: Buffer): void {
     const res = this.res!;
     this.bytes += chunk.length;
+    this.tap?.feed(chunk);
     if (this.isSse) {
       this.endsAtEventBoundary = chunk.length >= 2 && chunk[chunk.length - 1] === 10 && chunk[chunk.length - 2] === 10;
     }

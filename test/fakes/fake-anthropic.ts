@@ -86,7 +86,15 @@ export function errorBody(status: number, message?: string, requestId?: string) 
   };
 }
 
-export function messageBody(opts: { model?: string; text?: string; inputTokens?: number } = {}) {
+/** Usage numbers a test wants the fake to report (the rest as the fake computes them). */
+export interface FakeUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
+export function messageBody(opts: { model?: string; text?: string; inputTokens?: number; usage?: FakeUsage } = {}) {
   const text = opts.text ?? DEFAULT_TEXT;
   return {
     id: randomId('msg_'),
@@ -96,15 +104,20 @@ export function messageBody(opts: { model?: string; text?: string; inputTokens?:
     content: [{ type: 'text', text }],
     stop_reason: 'end_turn',
     stop_sequence: null,
-    usage: { input_tokens: opts.inputTokens ?? 12, output_tokens: Math.max(1, text.split(/\s+/).length) },
+    usage: { input_tokens: opts.inputTokens ?? 12, output_tokens: Math.max(1, text.split(/\s+/).length), ...opts.usage },
   };
 }
 
-/** The event sequence of a streamed one-text-block reply, as the real API sends it. */
-export function sseEvents(text: string = DEFAULT_TEXT, opts: { model?: string; inputTokens?: number } = {}): SseEvent[] {
+/**
+ * The event sequence of a streamed one-text-block reply, as the real API sends it. With
+ * `opts.usage`, message_start reports its input and cache numbers with output_tokens 1, and the
+ * cumulative message_delta reports them all (output_tokens as given).
+ */
+export function sseEvents(text: string = DEFAULT_TEXT, opts: { model?: string; inputTokens?: number; usage?: FakeUsage } = {}): SseEvent[] {
   const parts = text.split(/(?=\s)/).filter(Boolean);
   const inputTokens = opts.inputTokens ?? 12;
-  const usage = { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+  const { output_tokens: outputTokens, ...startUsage } = opts.usage ?? {};
+  const usage = { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...startUsage };
   return [
     {
       event: 'message_start',
@@ -128,7 +141,7 @@ export function sseEvents(text: string = DEFAULT_TEXT, opts: { model?: string; i
       data: {
         type: 'message_delta',
         delta: { stop_reason: 'end_turn', stop_sequence: null },
-        usage: { ...usage, output_tokens: Math.max(1, parts.length) },
+        usage: { ...usage, output_tokens: outputTokens ?? Math.max(1, parts.length) },
       },
     },
     { event: 'message_stop', data: { type: 'message_stop' } },

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import type { Logger } from '../logging/logger.js';
+import type { Clock } from '../oauth/clock.js';
+import type { TokenStore } from '../store/token-store.js';
+import {
+  countRequest,
+  groupBuckets,
+  mergeBuckets,
+  pruneBuckets,
+  type FinishedRequest,
+  type GroupBy,
+  type UsageBucket,
+  type UsageRow,
+} from './usage-buckets.js';
+
+/** The token store document the usage is kept in. */
+export const USAGE_DOCUMENT = 'usage';
+/** At most one write of the usage document per this long. */
+export const USAGE_WRITE_INTERVAL_MS = 30_000;
+
+const nullableString = z.string().nullable();
+const count = z.number().nonnegative();
+const bucketSchema = z.object({
+  hour: z.number().int(),
+  provider: nullableString,
+  account: nullableString,
+  model: nullableString,
+  key: nullableString,
+  requests: count,
+  errors: z.record(z.string(), count),
+  tokens: z.object({ input: count, output: count, cache_creation: count, cache_read: count }),
+  ttfb_ms_sum: count,
+  ttfb_count: count,
+  total_ms_sum: count,
+});
+const documentSchema = z.object({
+  version: z.literal(1),
+  buckets: z.array(bucketSchema),
+  /** Lifetime counters (never pruned) that /metrics is seeded from, by a name the metrics module makes. */
+  counters: z.record(z.string(), count),
+});
+type UsageDocument = z.infer<typeof documentSchema>;
+
+/**
+ * The hourly usage buckets of the last 30 days and the lifetime counters, kept in memory and
+ * persisted as one document of the token store (so wherever the accounts are: file, keyring,
+ * Redis), at most once per USAGE_WRITE_INTERVAL_MS and at close.
+ *
+ * What is persisted is added, not replaced: a write reads the document, adds what this process
+ * counted since its last write and saves the sum. Instances sharing a Redis store so count into
+ * one document (two writes racing within the same moment can still lose one side's 30 s).
+ */
+export class UsageStore {
+  /** As of the last load or write. */
+  private base = new Map<string, UsageBucket>();
+  private baseCounters = new Map<string, number>();
+  /** Counted since then. */
+  private pending = new Map<string, UsageBucket>();
+  private pendingCounters = new Map<string, number>();
+  private timer: unknown = null;
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly store: TokenStore,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  async load(): Promise<void> {
+    const doc = await this.read();
+    this.base = new Map();
+    mergeBuckets(this.base, doc.buckets);
+    pruneBuckets(this.base, this.clock.now());
+    this.baseCounters = new Map(Object.entries(doc.counters));
+  }
+
+  /** Counts a finished request, and adds to lifetime counters. */
+  record(req: FinishedRequest, counters: ReadonlyArray<readonly [name: string, by: number]> = []): void {
+    countRequest(this.pending, req);
+    for (const [name, by] of counters) this.addCounter(name, by);
+    this.schedule();
+  }
+
+  addCounter(name: string, by: number): void {
+    if (by === 0) return;
+    this.pendingCounters.set(name, (this.pendingCounters.get(name) ?? 0) + by);
+    this.schedule();
+  }
+
+  /** Every lifetime counter: persisted plus not yet persisted. */
+  counters(): Map<string, number> {
+    const all = new Map(this.baseCounters);
+    for (const [name, n] of this.pendingCounters) all.set(name, (all.get(name) ?? 0) + n);
+    return all;
+  }
+
+  /** The usage of the hours overlapping [from, to), grouped. */
+  query(from: number, to: number, groupBy: readonly GroupBy[]): UsageRow[] {
+    return groupBuckets([...this.base.values(), ...this.pending.values()], from, to, groupBy);
+  }
+
+  /** Writes what is pending now (shutdown); later records are no longer scheduled. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+
+  /** Writes what is pending (after any write in progress). */
+  flush(): Promise<void> {
+    const run = this.writing.then(() => this.write());
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private schedule(): void {
+    if (this.timer !== null || this.closed) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.flush().catch((err: unknown) => {
+        this.log.warn({ store: this.store.location, err: String(err) }, 'usage statistics not saved; retrying in 30 s');
+        this.schedule();
+      });
+    }, USAGE_WRITE_INTERVAL_MS);
+  }
+
+  private async write(): Promise<void> {
+    if (this.pending.size === 0 && this.pendingCounters.size === 0) return;
+    const pending = this.pending;
+    const pendingCounters = this.pendingCounters;
+    this.pending = new Map();
+    this.pendingCounters = new Map();
+    try {
+      const doc = await this.read();
+      const buckets = new Map<string, UsageBucket>();
+      mergeBuckets(buckets, doc.buckets);
+      mergeBuckets(buckets, pending.values());
+      pruneBuckets(buckets, this.clock.now());
+      const counters = new Map(Object.entries(doc.counters));
+      for (const [name, n] of pendingCounters) counters.set(name, (counters.get(name) ?? 0) + n);
+      const next: UsageDocument = { version: 1, buckets: [...buckets.values()], counters: Object.fromEntries(counters) };
+      await this.store.saveDocument(USAGE_DOCUMENT, next);
+      this.base = buckets;
+      this.baseCounters = counters;
+    } catch (err) {
+      // Not lost: counted again into the next write.
+      mergeBuckets(pending, this.pending.values());
+      for (const [name, n] of this.pendingCounters) pendingCounters.set(name, (pendingCounters.get(name) ?? 0) + n);
+      this.pending = pending;
+      this.pendingCounters = pendingCounters;
+      throw err;
+    }
+  }
+
+  private async read(): Promise<UsageDocument> {
+    const raw = await this.store.loadDocument(USAGE_DOCUMENT);
+    if (raw === undefined) return { version: 1, buckets: [], counters: {} };
+    const parsed = documentSchema.safeParse(raw);
+    if (parsed.success) return parsed.data as UsageDocument;
+    this.log.warn(
+      { store: this.store.location, document: USAGE_DOCUMENT, problem: parsed.error.issues[0]?.message },
+      'the stored usage statistics are unreadable; counting starts again from zero',
+    );
+    return { version: 1, buckets: [], counters: {} };
+  }
+}
