@@ -58,7 +58,10 @@ describe('the dashboard in a browser', () => {
       ]);
       expect(curl.stdout).toBe('200');
       const logged = page.locator('#activity li.request').first();
-      await expect.poll(() => logged.textContent(), POLL).toMatch(/^\d\d:\d\d:\d\d200alice@example\.com · \d+(\.\d)? ms$/);
+      await expect.poll(() => logged.textContent(), POLL).toMatch(
+        // The model and token counts are the fake's (12 input tokens, one output token per word of "Hello from fake").
+        /^\d\d:\d\d:\d\d200alice@example\.com · claude-sonnet-4-5 · \d+(\.\d)? ms · 12 in \/ 3 out$/,
+      );
       await expect.poll(() => row.locator('td[data-label="5 h window"] meter').getAttribute('value'), POLL).toBe('0.42');
       expect(await row.locator('td[data-label="5 h window"] .window-text').textContent()).toMatch(/^42% · resets in (1h 59m|2h 0m)$/);
       expect(await row.locator('td[data-label="7 d window"] meter').getAttribute('value')).toBe('0.1');
