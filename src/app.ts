@@ -11,6 +11,7 @@ import { keyRoutes } from './routes/key-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
 import { proxyRoutes } from './routes/proxy-routes.js';
 import { usageRoutes } from './routes/usage-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import type { Service } from './service.js';
 
 declare module 'fastify' {
@@ -67,6 +68,7 @@ export function buildApp(service: Service): FastifyInstance {
     oauthRoutes(admin, service);
     keyRoutes(admin, service);
     usageRoutes(admin, service);
+    metricsRoutes(admin, service);
   });
   return app;
 }

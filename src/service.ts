@@ -4,7 +4,7 @@ import type { Config } from './config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { DestinationStream } from 'pino';
-import type { Clock } from './oauth/clock.js';
+import { systemClock, type Clock } from './oauth/clock.js';
 import { OAuthCredentialSource } from './oauth/oauth-credentials.js';
 import { OAuthSubsystem } from './oauth/subsystem.js';
 import { ProviderManager } from './providers/provider-manager.js';
@@ -13,6 +13,8 @@ import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
 import type { TokenStore } from './store/token-store.js';
 import { createTokenStore } from './store/select-store.js';
 import { UsageAccounting } from './usage/usage-accounting.js';
+import { Metrics } from './metrics/prometheus.js';
+import { WebhookNotifier } from './notify/webhook-notifier.js';
 
 export interface ServiceOptions {
   config: Config;
@@ -57,6 +59,10 @@ export class Service {
   readonly clientKeys: ClientKeys;
   /** Token usage per hour, account, model and key (it feeds `activity` too). */
   readonly usage: UsageAccounting;
+  /** GET /metrics; built once the usage store is loaded, which seeds its counters. */
+  metrics!: Metrics;
+  /** settings.notify: the pool's alerts to a webhook. */
+  readonly notifier: WebhookNotifier;
   readonly storeReason: string;
   readonly store: TokenStore;
   /** Every finished /v1 request (the dashboard's live log). */
@@ -92,6 +98,7 @@ export class Service {
     this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms });
     this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
     this.usage = new UsageAccounting(store, logger, this.activity, options.clock);
+    this.notifier = new WebhookNotifier(() => this.config.settings.notify, this.oauth.pool.events, logger, options.clock ?? systemClock);
   }
 
   /**
@@ -111,6 +118,7 @@ export class Service {
     const service = new Service(options, store, reason, logger, clientKeys);
     await service.oauth.init();
     await service.usage.init();
+    service.metrics = new Metrics(service.usage, service.oauth.pool);
     return service;
   }
 
@@ -171,6 +179,7 @@ export class Service {
   async close(): Promise<void> {
     await this.clientKeys.close();
     await this.usage.close();
+    await this.notifier.close();
     await this.oauth.close();
     await this.store.close?.();
     await this.dispatchers.close();

@@ -109,6 +109,16 @@ export const oauthSettingsSchema = z.strictObject({
   token_timeout_ms: positiveInt.default(30_000),
 });
 
+/** The pool events settings.notify can send (issue 13). */
+export const NOTIFY_EVENTS = ['needs_login', 'banned', 'rate_limited', 'recovered', 'pool_exhausted', 'refresh_failed'] as const;
+
+/** Alerts: a JSON POST per pool event to a webhook. */
+export const notifySettingsSchema = z.strictObject({
+  webhook_url: httpUrl.optional(),
+  /** Only these events; all of NOTIFY_EVENTS when absent. */
+  events: z.array(z.enum(NOTIFY_EVENTS, { error: `must be one of ${NOTIFY_EVENTS.join(', ')}` })).optional(),
+});
+
 export const settingsSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(9090),
@@ -131,6 +141,7 @@ export const settingsSchema = z.strictObject({
   /** Web origins whose pages may call /v1 (with CORS headers); none by default. */
   allowed_origins: z.array(webOrigin).default([]),
   oauth: oauthSettingsSchema.prefault({}),
+  notify: notifySettingsSchema.prefault({}),
 });
 
 export const PASSTHROUGH_WITH_KEYS =
@@ -196,3 +207,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type Settings = z.infer<typeof settingsSchema>;
 export type OAuthSettings = z.infer<typeof oauthSettingsSchema>;
+export type NotifySettings = z.infer<typeof notifySettingsSchema>;
