@@ -7,7 +7,7 @@ export function setCsrf(token) {
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body.message ?? body.error ?? `HTTP ${status}`);
+    super(body.message ?? body.error?.message ?? (typeof body.error === 'string' ? body.error : undefined) ?? `HTTP ${status}`);
     this.status = status;
     this.body = body;
   }

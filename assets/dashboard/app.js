@@ -6,7 +6,7 @@ import { startActivity } from './activity.js';
 import { call, setCsrf } from './api.js';
 import { clock, duration } from './format.js';
 import { setUpLogin, startLogin } from './login.js';
-import { loadUsage, setUpUsage, usageToday } from './usage.js';
+import { loadUsage, setUpUsage, setUsageAvailable, usageToday } from './usage.js';
 
 const $ = (id) => document.getElementById(id);
 let overview = null;
@@ -39,6 +39,7 @@ function render() {
 async function reload() {
   overview = await call('GET', '/dashboard/api/overview');
   $('sign-out').hidden = !overview.admin_token;
+  setUsageAvailable(overview.usage);
   render();
 }
 
@@ -69,7 +70,7 @@ async function open() {
   $('dashboard').hidden = false;
   await reload();
   setUpLogin(reloadSoon);
-  setUpUsage();
+  setUpUsage(render);
   loadUsage().then(render, () => {});
   startActivity(reloadSoon);
   // Every change arrives as an event; countdowns move on by themselves, and a slow reload is

@@ -71,6 +71,7 @@ export function dashboardRoutes(app: FastifyInstance, service: Service): void {
         health: poolHeader(currentHealth(service).status, accounts, now),
         accounts: accounts.map((a) => accountStatus(a, now)),
         admin_token: Boolean(adminToken()),
+        usage: app.hasRoute({ method: 'GET', url: '/dashboard/api/admin/usage' }),
       };
     });
 
