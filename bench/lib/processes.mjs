@@ -62,13 +62,13 @@ export async function startUpstream() {
   };
 }
 
-export async function startService(config, dir, name) {
+export async function startService(config, dir, name, cli = CLI) {
   const configPath = join(dir, `${name}.yaml`);
   writeFileSync(configPath, JSON.stringify(config, null, 2)); // JSON is YAML
   const logPath = join(dir, `${name}.log`);
   const logFd = openSync(logPath, 'w');
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, CLI, 'serve', '--config', configPath, '--port', '0'];
+  const args = [...nodeArgs, cli, 'serve', '--config', configPath, '--port', '0'];
   const child = track(
     pinning.on
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { cwd: dir, stdio: ['ignore', logFd, 'pipe'] })
