@@ -6,6 +6,8 @@
 --   auth-header        x-api-key or authorization (value as given)
 --   extra              an anthropic-beta value to send, or "-"
 --   limit              stop after this many responses (0: run for the -d duration)
+--   body               "-" for the 2 KB body, or a path P: the bodies are P.json and P.stream, each
+--                      with one __REQ_TAG__ that is replaced by a distinct tag per request
 
 local BODY_SIZE = 2048
 local mode, auth_header, auth_value, beta, limit
@@ -20,6 +22,16 @@ function setup(thread)
 end
 
 local head_json, head_stream, tail, pad
+-- A body read from files: the part before and after its __REQ_TAG__, per mode.
+local file_body
+
+local function split_template(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  local at = assert(text:find("__REQ_TAG__", 1, true), path .. " has no __REQ_TAG__")
+  return { text:sub(1, at - 1), text:sub(at + #"__REQ_TAG__") }
+end
 local headers
 
 function init(args)
@@ -28,6 +40,10 @@ function init(args)
   auth_value = args[3] or ""
   beta = args[4] or "-"
   limit = tonumber(args[5] or "0") or 0
+  local body_path = args[6] or "-"
+  if body_path ~= "-" then
+    file_body = { json = split_template(body_path .. ".json"), stream = split_template(body_path .. ".stream") }
+  end
   headers = {
     ["content-type"] = "application/json",
     ["anthropic-version"] = "2023-06-01",
@@ -59,9 +75,14 @@ function request()
   local head = head_json
   if mode == "stream" or (mode == "mixed" and counter % 2 == 0) then head = head_stream end
   local tag = "req " .. thread_id .. "-" .. counter .. " "
-  local fill = BODY_SIZE - #head - #tag - #tail
   -- One conversation per 8 requests or so: a session id changes now and then, like real clients.
   headers["x-claude-code-session-id"] = "bench-session-" .. thread_id .. "-" .. (counter % 8)
+  if file_body then
+    local parts = file_body.json
+    if head == head_stream then parts = file_body.stream end
+    return wrk.format("POST", "/v1/messages", headers, parts[1] .. tag .. parts[2])
+  end
+  local fill = BODY_SIZE - #head - #tag - #tail
   return wrk.format("POST", "/v1/messages", headers, head .. tag .. pad:sub(1, fill) .. tail)
 end
 
