@@ -2,9 +2,10 @@
 // Only small modules here: `serve` catches SIGHUP before anything heavy is imported.
 import { CliError } from './cli/cli-error.js';
 import { HangupReloads } from './cli/hangups.js';
-import { SERVE_USAGE } from './cli/usage.js';
+import { serveUsage } from './cli/usage.js';
+import { cliCommand } from './hints/cli-command.js';
 
-const USAGE = `Usage: claude-code-balancer <command> [options]
+const usage = () => `Usage: ${cliCommand('<command>')} [options]
 
 Commands:
   serve                     start the service (what \`npm start\` runs)
@@ -22,7 +23,7 @@ Options of login/accounts/logout/refresh/keys:
   --config PATH  the config to read the address and admin_token from (default: $BALANCER_CONFIG or ./providers.yaml)
   The admin token is taken from BALANCER_ADMIN_TOKEN or the config's settings.admin_token.
 
-${SERVE_USAGE}`;
+${serveUsage()}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -51,10 +52,10 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${usage()}\n`);
       return 0;
     default:
-      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}\n`);
+      process.stderr.write(`Unknown command "${command}".\n\n${usage()}\n`);
       return 2;
   }
 }

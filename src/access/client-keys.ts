@@ -4,6 +4,7 @@ import { PASSTHROUGH_WITH_KEYS, type Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from '../oauth/clock.js';
 import { StoreError, type TokenStore } from '../store/token-store.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 /** The token store document that holds the keys created at run time. */
 export const CLIENT_KEYS_DOCUMENT = 'client_keys';
@@ -148,12 +149,12 @@ export class ClientKeys {
   conflictWith(config: Config): string | undefined {
     if (this.created.length === 0) return undefined;
     const i = config.providers.findIndex((p) => p.enabled && p.auth_value === 'passthrough');
-    if (i >= 0) return `providers[${i}].auth_value: ${PASSTHROUGH_WITH_KEYS} (${this.created.length} key(s) were created with \`claude-code-balancer keys add\`)`;
+    if (i >= 0) return `providers[${i}].auth_value: ${PASSTHROUGH_WITH_KEYS} (${this.created.length} key(s) were created with \`${cliCommand('keys add')}\`)`;
     // Two keys of one name could not be told apart in the log, and the created one could not be removed.
     const k = config.settings.client_keys.findIndex((c) => this.created.some((e) => e.name === c.name));
     if (k < 0) return undefined;
     const name = config.settings.client_keys[k].name;
-    return `settings.client_keys[${k}].name: "${name}" is the name of a key created with \`claude-code-balancer keys add\`; choose another name, or remove that key first (claude-code-balancer keys remove ${name})`;
+    return `settings.client_keys[${k}].name: "${name}" is the name of a key created with \`${cliCommand('keys add')}\`; choose another name, or remove that key first (${cliCommand(`keys remove ${name}`)})`;
   }
 
   /** Creates a key; its value is returned here and never again. */
@@ -162,7 +163,7 @@ export class ClientKeys {
       throw new ClientKeyError(409, `A key named "${name}" is set in settings.client_keys; choose another name.`);
     }
     if (this.created.some((e) => e.name === name)) {
-      throw new ClientKeyError(409, `A key named "${name}" exists; remove it first (claude-code-balancer keys remove ${name}) or choose another name.`);
+      throw new ClientKeyError(409, `A key named "${name}" exists; remove it first (${cliCommand(`keys remove ${name}`)}) or choose another name.`);
     }
     const passthrough = config.providers.findIndex((p) => p.enabled && p.auth_value === 'passthrough');
     if (passthrough >= 0) {

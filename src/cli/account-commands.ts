@@ -3,6 +3,8 @@ import { adminTarget, callAdmin, CliError, expectOk } from './admin-client.js';
 import { dashboardUrl } from '../hints/dashboard-url.js';
 import { formatDuration, formatPercent, table } from './format.js';
 import { LineReader } from './prompt.js';
+import { cliCommand } from '../hints/cli-command.js';
+import { loginStep } from '../oauth/auth-required.js';
 
 interface StatusToken {
   account_email: string;
@@ -39,7 +41,7 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   const target = await adminTarget(values, process.env);
   const body = expectOk(await callAdmin<StatusBody>(target, 'GET', '/oauth/status'), 'Listing the accounts');
   if (body.tokens.length === 0) {
-    process.stdout.write(`No Claude account is logged in. Add one with: claude-code-balancer login, or on the dashboard at ${dashboardUrl(target.url)}\n`);
+    process.stdout.write(`No Claude account is logged in: ${loginStep(target.url)}\n`);
     return;
   }
   const now = Date.now();
@@ -55,8 +57,8 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D'], rows)}\n`);
   process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve. Dashboard: ${dashboardUrl(target.url)}\n`);
   for (const t of body.tokens) {
-    if (t.status === 'needs_login') process.stdout.write(`${t.account_email} needs a new login: claude-code-balancer login --email ${t.account_email}\n`);
-    if (t.status === 'banned') process.stdout.write(`${t.account_email} is banned (${t.last_error ?? 'its organization may not use OAuth'}); it is never refreshed. Remove it: claude-code-balancer logout ${t.account_email}\n`);
+    if (t.status === 'needs_login') process.stdout.write(`${t.account_email} needs a new login: ${cliCommand(`login --email ${t.account_email}`)}\n`);
+    if (t.status === 'banned') process.stdout.write(`${t.account_email} is banned (${t.last_error ?? 'its organization may not use OAuth'}); it is never refreshed. Remove it: ${cliCommand(`logout ${t.account_email}`)}\n`);
   }
 }
 
@@ -84,7 +86,7 @@ export async function logoutCommand(argv: string[]): Promise<void> {
     return;
   }
   const email = positionals[0];
-  if (!email) throw new CliError('Usage: claude-code-balancer logout <email> | --all [--yes]');
+  if (!email) throw new CliError(`Usage: ${cliCommand('logout <email> | --all [--yes]')}`);
   const response = await callAdmin<{ error?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
   if (response.status === 404) throw new CliError(response.body.error ?? `No account ${email}.`);
   const body = expectOk(response, `Removing ${email}`);
@@ -95,7 +97,7 @@ export async function logoutCommand(argv: string[]): Promise<void> {
 export async function refreshCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(argv, {});
   const email = positionals[0];
-  if (!email) throw new CliError('Usage: claude-code-balancer refresh <email>');
+  if (!email) throw new CliError(`Usage: ${cliCommand('refresh <email>')}`);
   const target = await adminTarget(values, process.env);
   const { status, body } = await callAdmin<{ expires_at?: string; error?: string; account_status?: string }>(
     target,
@@ -103,7 +105,7 @@ export async function refreshCommand(argv: string[]): Promise<void> {
     `/oauth/refresh/${encodeURIComponent(email)}`,
   );
   if (status !== 200) {
-    const hint = body.account_status === 'needs_login' ? `\nLog in again: claude-code-balancer login --email ${email}` : '';
+    const hint = body.account_status === 'needs_login' ? `\nLog in again: ${cliCommand(`login --email ${email}`)}` : '';
     throw new CliError(`Refresh of ${email} failed: ${body.error ?? status}${hint}`);
   }
   process.stdout.write(`Refreshed ${email}; the token now expires ${body.expires_at} (in ${formatDuration(Date.parse(body.expires_at!) - Date.now())}).\n`);

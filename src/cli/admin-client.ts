@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, resolveConfigPath } from '../config/load.js';
 export const DEFAULT_SERVICE_URL = 'http://127.0.0.1:9090';
 
 import { CliError } from './cli-error.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 export { CliError };
 
@@ -62,7 +63,7 @@ export async function callAdmin<T = Record<string, unknown>>(
     const code = (err as { code?: string }).code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT') {
       throw new CliError(
-        `The balancer is not running at ${target.url}.\nStart it first: npm start   (or: claude-code-balancer serve)\nIf it runs elsewhere, pass --url.`,
+        `The balancer is not running at ${target.url}.\nStart it first: ${cliCommand('serve')}   (or npm start in its folder)\nIf it runs elsewhere, pass --url.`,
       );
     }
     throw new CliError(`Cannot reach the balancer at ${target.url}: ${(err as Error).message}`);

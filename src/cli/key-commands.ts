@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { adminTarget, callAdmin, CliError, expectOk } from './admin-client.js';
 import { table } from './format.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 interface KeyInfo {
   name: string;
@@ -9,7 +10,7 @@ interface KeyInfo {
   last_used_at: string | null;
 }
 
-const USAGE = 'Usage: claude-code-balancer keys add <name> | list | remove <name>';
+const USAGE = `Usage: ${cliCommand('keys add <name> | list | remove <name>')}`;
 
 /** `claude-code-balancer keys add <name> | list | remove <name>`: the client keys of the running service. */
 export async function keysCommand(argv: string[]): Promise<void> {
@@ -24,7 +25,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
   const target = await adminTarget(parsed.values, process.env);
   switch (action) {
     case 'add': {
-      if (!name) throw new CliError('Usage: claude-code-balancer keys add <name>');
+      if (!name) throw new CliError(`Usage: ${cliCommand('keys add <name>')}`);
       const response = await callAdmin<{ key?: string; message?: string }>(target, 'POST', '/admin/keys', { name });
       if (response.status !== 201 || !response.body.key) {
         throw new CliError(`Creating the key "${name}" failed (${response.status}): ${response.body.message ?? JSON.stringify(response.body)}`);
@@ -38,10 +39,10 @@ export async function keysCommand(argv: string[]): Promise<void> {
       return;
     }
     case 'list': {
-      if (name) throw new CliError('Usage: claude-code-balancer keys list');
+      if (name) throw new CliError(`Usage: ${cliCommand('keys list')}`);
       const body = expectOk(await callAdmin<{ keys: KeyInfo[] }>(target, 'GET', '/admin/keys'), 'Listing the keys');
       if (body.keys.length === 0) {
-        process.stdout.write('No client keys: /v1 is open to local clients. Create one with: claude-code-balancer keys add <name>\n');
+        process.stdout.write(`No client keys: /v1 is open to local clients. Create one with: ${cliCommand('keys add <name>')}\n`);
         return;
       }
       const rows = body.keys.map((k) => [k.name, k.source === 'config' ? 'providers.yaml' : 'keys add', k.created_at ?? '-', k.last_used_at ?? 'never']);
@@ -49,7 +50,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
       return;
     }
     case 'remove': {
-      if (!name) throw new CliError('Usage: claude-code-balancer keys remove <name>');
+      if (!name) throw new CliError(`Usage: ${cliCommand('keys remove <name>')}`);
       const response = await callAdmin<{ message?: string }>(target, 'DELETE', `/admin/keys/${encodeURIComponent(name)}`);
       if (response.status !== 200) throw new CliError(`Removing the key "${name}" failed (${response.status}): ${response.body.message ?? JSON.stringify(response.body)}`);
       process.stdout.write(`Removed the client key "${name}"; clients using it are refused from now on.\n`);

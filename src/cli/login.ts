@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { adminTarget, callAdmin, CliError, type AdminTarget } from './admin-client.js';
 import { formatDuration } from './format.js';
 import { LineReader } from './prompt.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 interface GenerateUrlBody {
   login_url: string;
@@ -59,7 +60,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
       strict: true,
     }));
   } catch (err) {
-    throw new CliError(`${(err as Error).message}\nUsage: claude-code-balancer login [--email E] [--no-browser] [--url URL]`);
+    throw new CliError(`${(err as Error).message}\nUsage: ${cliCommand('login [--email E] [--no-browser] [--url URL]')}`);
   }
   const target = await adminTarget(values, process.env);
   process.once('SIGINT', () => {

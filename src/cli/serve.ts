@@ -9,7 +9,8 @@ import { dashboardUrl } from '../hints/dashboard-url.js';
 import { loginStep } from '../oauth/auth-required.js';
 import { StoreError } from '../store/token-store.js';
 import type { HangupReloads } from './hangups.js';
-import { SERVE_USAGE } from './usage.js';
+import { serveUsage } from './usage.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** After the grace period: time to store what is pending (a rotated refresh token) before a hard exit. */
@@ -30,10 +31,10 @@ export async function serve(argv: string[], hangups: HangupReloads): Promise<voi
       strict: true,
     }));
   } catch (err) {
-    fail(2, [(err as Error).message, SERVE_USAGE]);
+    fail(2, [(err as Error).message, serveUsage()]);
   }
   if (values.help) {
-    process.stdout.write(`${SERVE_USAGE}\n`);
+    process.stdout.write(`${serveUsage()}\n`);
     return;
   }
   const configPath = resolveConfigPath(values.config, process.env);
@@ -159,7 +160,7 @@ function printStartup(service: Service): void {
     lines.push(`  client keys: ${keys.map((k) => k.name).join(', ')} (/v1 needs one)`);
     lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=<client key> claude`);
   } else if (!isLoopbackListenHost(service.config.settings.host)) {
-    lines.push(`  client keys: none yet; /v1 answers 401 until you create one: claude-code-balancer keys add <name>`);
+    lines.push(`  client keys: none yet; /v1 answers 401 until you create one: ${cliCommand('keys add <name>')}`);
   } else {
     lines.push(`  use it:   ANTHROPIC_BASE_URL=${service.url} ANTHROPIC_AUTH_TOKEN=anything claude`);
   }

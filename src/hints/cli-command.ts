@@ -1,4 +1,4 @@
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +18,7 @@ export interface CliLocation {
   cliPath: string;
   /** The PATH to look the bare name up in. */
   pathEnv: string | undefined;
-  /** realpath of an executable file, or null when there is none. */
+  /** realpath of an existing file, or null when there is none. */
   resolveExecutable: (file: string) => string | null;
   /** realpath of any file (the entry point itself need not be executable). */
   resolve?: (file: string) => string;
@@ -41,9 +41,9 @@ export function cliInvocation({ cliPath, pathEnv, resolveExecutable, resolve = (
   return `node ${shellWord(cliPath)}`;
 }
 
+// Existence is enough: what leads to this install's dist/cli.js was put there by npm, executable.
 function realExecutable(file: string): string | null {
   try {
-    accessSync(file, constants.X_OK);
     return realpathSync(file);
   } catch {
     return null;

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify
 import { isLocalHostHeader, isLocalOrigin, isLoopbackAddress, isLoopbackListenHost } from '../access/local-names.js';
 import { anthropicErrorBody, type AnthropicErrorType } from '../proxy/anthropic-errors.js';
 import type { Service } from '../service.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,7 +12,7 @@ declare module 'fastify' {
 }
 
 const HOW_TO_SEND = 'Send it as x-api-key or as Authorization: Bearer (Claude Code: ANTHROPIC_AUTH_TOKEN=<key> or ANTHROPIC_API_KEY=<key>).';
-const HOW_TO_GET = 'Create one on the balancer\'s machine with `claude-code-balancer keys add <name>` (or list one in settings.client_keys).';
+const HOW_TO_GET = `Create one on the balancer's machine with \`${cliCommand('keys add <name>')}\` (or list one in settings.client_keys).`;
 
 function refuse(reply: FastifyReply, type: AnthropicErrorType, status: number, message: string): void {
   void reply.code(status).type('application/json').send(anthropicErrorBody(type, message));

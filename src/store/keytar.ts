@@ -1,4 +1,5 @@
 import { StoreError, type StoreErrorCode } from './token-store.js';
+import { cliCommand } from '../hints/cli-command.js';
 
 /** The part of keytar's API the keyring store uses. */
 export interface Keytar {
@@ -30,7 +31,7 @@ export function loadKeytar(): Promise<Keytar> {
 }
 
 export const HEADLESS_RECIPE =
-  `dbus-run-session -- sh -c 'printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets; claude-code-balancer serve'`;
+  `dbus-run-session -- sh -c 'printf %s "$KEYRING_PASSWORD" | gnome-keyring-daemon --unlock --components=secrets; ${cliCommand('serve')}'`;
 
 /** Maps a keytar/libsecret failure to a StoreError that says what to do. */
 export function keyringError(

@@ -175,7 +175,7 @@ describe('the keys CLI against a running service', () => {
     writeFileSync(file, yaml.dump(configWith([apiKeyProvider('p', upstream.url)], { admin_token: 'an-admin-token-0123456789', oauth: { enable_persistence: false } })));
     const proc = await startServiceProcess(['--config', file, '--port', '0', '--host', '0.0.0.0']);
     try {
-      expect(proc.stderr()).toMatch(/client keys: none yet; \/v1 answers 401 until you create one: claude-code-balancer keys add <name>/);
+      expect(proc.stderr()).toMatch(/client keys: none yet; \/v1 answers 401 until you create one: node \S+\/dist\/cli\.js keys add <name>/);
       const res = await postMessage(proc.url);
       expect(res.status).toBe(401);
       expect(res.json.error.message).toMatch(/keys add/);

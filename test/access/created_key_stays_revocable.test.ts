@@ -8,6 +8,7 @@ import { MemoryTokenStore } from '../../src/store/memory-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { admin, postMessage } from '../support/pool.js';
 import { apiKeyProvider, configWith, startService, type RunningService } from '../support/harness.js';
+import { cliCommand } from '../../src/hints/cli-command.js';
 
 const CONFIG_KEY = 'config-key-0123456789abcdefghij';
 
@@ -32,7 +33,7 @@ describe('a config key named like a created key', () => {
     const reload = await admin(svc.url, 'POST', '/admin/reload');
     expect(reload.status).toBe(400);
     expect(reload.json.errors).toEqual([
-      `${svc.configPath}: settings.client_keys[0].name: "ci" is the name of a key created with \`claude-code-balancer keys add\`; choose another name, or remove that key first (claude-code-balancer keys remove ci)`,
+      `${svc.configPath}: settings.client_keys[0].name: "ci" is the name of a key created with \`${cliCommand('keys add')}\`; choose another name, or remove that key first (${cliCommand('keys remove ci')})`,
     ]);
     expect(svc.service.config.settings.client_keys).toEqual([]);
     expect((await postMessage(svc.url, { headers: { authorization: `Bearer ${CONFIG_KEY}` } })).status).toBe(401);

@@ -4,6 +4,7 @@ import { CLI, runCli } from '../support/cli.js';
 import { configWith, startService, type RunningService } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { it as poolIt } from '../support/pool.js';
+import { cliCommand } from '../../src/hints/cli-command.js';
 
 /** Runs `claude-code-balancer login` as a user would: reads the URL it prints, answers its prompts. */
 function interactiveLogin(args: string[], answer: (loginUrl: string, attempt: number) => Promise<string | null>) {
@@ -138,7 +139,7 @@ describe('account commands of the CLI against the running service', () => {
     expect(svc.service.oauth.pool.list()).toHaveLength(0);
 
     const empty = await runCli(['accounts', '--url', svc.url]);
-    expect(empty.stdout).toContain(`No Claude account is logged in. Add one with: claude-code-balancer login, or on the dashboard at ${svc.url}/\n`);
+    expect(empty.stdout).toContain(`No Claude account is logged in: log one in with ${cliCommand('login')} or on the dashboard at ${svc.url}/\n`);
   });
 
   it('every command says the service is not running, and how to start it, with exit 1', async () => {
@@ -146,7 +147,7 @@ describe('account commands of the CLI against the running service', () => {
       const result = await runCli([...args, '--url', 'http://127.0.0.1:9']);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('The balancer is not running at http://127.0.0.1:9.');
-      expect(result.stderr).toContain('npm start');
+      expect(result.stderr).toContain(`Start it first: ${cliCommand('serve')}`);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
   });
@@ -171,7 +172,7 @@ describe('the accounts table shows where each account stands', () => {
     expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s/);
     expect(lines[3]).toMatch(/^carol@example\.com\s+active\s/);
     expect(result.stdout).toContain('1 of 3 accounts can serve.');
-    expect(result.stdout).toContain('bob@example.com needs a new login: claude-code-balancer login --email bob@example.com');
+    expect(result.stdout).toContain(`bob@example.com needs a new login: ${cliCommand('login --email bob@example.com')}`);
     expect(result.stdout).toContain(`alice@example.com is banned (${banned}); it is never refreshed.`);
   });
 });

@@ -2,6 +2,7 @@
 // listens beyond loopback, /v1 needs one; nothing goes upstream without it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRequest, jsonBody, messagesBody, startConformance, type ConformanceSetup } from './support.js';
+import { cliCommand } from '../../src/hints/cli-command.js';
 
 const KEY = 'laptop-key-0123456789abcdefghij';
 const JSON_HEADERS = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
@@ -27,7 +28,7 @@ describe('with settings.client_keys', () => {
     const body = jsonBody(response!);
     expect(body).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
     expect(body.error.message).toMatch(message);
-    expect(body.error.message).toContain('claude-code-balancer keys add');
+    expect(body.error.message).toContain(cliCommand('keys add <name>'));
     expect(response!.raw.toString('latin1')).not.toContain(KEY);
     expect(setup.upstream.records).toEqual([]);
   });
@@ -71,7 +72,7 @@ describe('on a non-loopback host without any key', () => {
       const body = jsonBody(response!);
       expect(body.error.type).toBe('authentication_error');
       expect(body.error.message).toMatch(/listens on 0\.0\.0\.0.*none exists yet/);
-      expect(body.error.message).toContain('claude-code-balancer keys add');
+      expect(body.error.message).toContain(cliCommand('keys add <name>'));
     }
     expect(setup.upstream.records).toEqual([]);
   });
