@@ -14,7 +14,7 @@ import { configWith } from '../support/harness.js';
 import { oauthProvider } from '../support/oauth-setup.js';
 
 const sh = promisify(execFile);
-const LOGIN_LINE = /^ {2}accounts: none logged in yet: log one in with (.+) login$/m;
+const LOGIN_LINE = /^ {2}accounts: none logged in yet: log one in with (.+) login or on the dashboard at http:\/\/127\.0\.0\.1:\d+\/$/m;
 
 describe('the login hint at startup', () => {
   let upstream: FakeAnthropic;
