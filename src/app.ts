@@ -12,6 +12,7 @@ import { oauthRoutes } from './routes/oauth-routes.js';
 import { proxyRoutes } from './routes/proxy-routes.js';
 import { usageRoutes } from './routes/usage-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
+import { targetGuard } from './routes/target-guard.js';
 import type { Service } from './service.js';
 
 declare module 'fastify' {
@@ -36,6 +37,7 @@ export function buildApp(service: Service): FastifyInstance {
   bodyParsers(app, () => service.config.settings.max_inflight_body_bytes);
   requestLogging(app, service);
   refuseRepeatedHost(app);
+  targetGuard(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof BodyRefusedError) {

@@ -6,6 +6,7 @@ import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../pro
 import { errorResponse } from './anthropic-errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './network-errors.js';
+import { upstreamTarget } from './request-target.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 import { usageTapFor, type UsageTap } from '../usage/usage-tap.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
@@ -103,7 +104,7 @@ export class Forwarder {
         this.dispatchers.get(provider.origin).dispatch(
           {
             origin: provider.origin,
-            path: provider.basePath + info.url,
+            path: upstreamTarget(provider.basePath, info.url),
             method: info.method as Dispatcher.HttpMethod,
             headers,
             body: info.body,

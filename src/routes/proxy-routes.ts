@@ -3,11 +3,12 @@ import type { ProxyLogFields } from '../proxy/forward.js';
 import { sessionIdentity } from '../anthropic/session-identity.js';
 import type { Service } from '../service.js';
 import type { ParsedBody } from './body-parsers.js';
+import { FORWARDED_ROUTE } from './target-guard.js';
 import { v1AccessGuard } from './v1-access.js';
 
-/** Every /v1/* call goes upstream unchanged: method, path, query string and body bytes. */
+/** Every /v1/* call goes upstream unchanged (method, path, query string and body bytes) once its target passed targetGuard. */
 export function proxyRoutes(app: FastifyInstance, service: Service): void {
-  app.all('/v1/*', { onRequest: v1AccessGuard(service) }, async (request, reply) => {
+  app.all(FORWARDED_ROUTE, { onRequest: v1AccessGuard(service) }, async (request, reply) => {
     const parsed = request.body as ParsedBody | undefined;
     const fields: ProxyLogFields = { attempts: 0, bytes: 0 };
     request.proxyFields = fields;
@@ -17,7 +18,8 @@ export function proxyRoutes(app: FastifyInstance, service: Service): void {
       reply.raw,
       {
         method: request.method,
-        url: request.url,
+        // Checked by targetGuard: origin-form, under /v1/, no dot segment in any encoding.
+        url: request.raw.url ?? request.url,
         headers: request.headers,
         body: parsed?.raw,
         clientKey: request.clientKey ?? undefined,

@@ -479,6 +479,8 @@ export interface ConformanceSetup {
   upstream: RecordingUpstream;
   /** The service's URL (http://127.0.0.1:PORT). */
   url: string;
+  /** The service's port, as a string (for Host: localhost:PORT). */
+  port: string;
   /** Sends bytes on a new connection and reads one response. */
   send(bytes: string | Buffer, options?: ReadOptions): ReturnType<typeof rawRequest>;
   /** A new raw connection to the service. */
@@ -507,6 +509,7 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
     service,
     upstream,
     url: service.url,
+    port: new URL(service.url).port,
     send: (bytes, readOptions) => rawRequest(service.url, bytes, readOptions),
     connect: () => RawClient.connect(service.url),
     close: async () => {
