@@ -47,7 +47,7 @@ export function buildApp(service: Service): FastifyInstance {
     if (error.statusCode && error.statusCode < 500) {
       return reply.code(error.statusCode).type('application/json').send(anthropicErrorBody('invalid_request_error', error.message));
     }
-    service.logger.error({ err: error, path: request.url }, 'unhandled error');
+    service.logger.error({ err: error, path: pathOnly(request.url) }, 'unhandled error');
     return reply.code(500).type('application/json').send(anthropicErrorBody('api_error', 'Internal error in the balancer.'));
   });
 
@@ -55,7 +55,7 @@ export function buildApp(service: Service): FastifyInstance {
     reply
       .code(404)
       .type('application/json')
-      .send(anthropicErrorBody('not_found_error', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
+      .send(anthropicErrorBody('not_found_error', `No route for ${request.method} ${pathOnly(request.url)}.`)),
   );
 
   proxyRoutes(app, service);
@@ -93,6 +93,12 @@ function refuseRepeatedHost(app: FastifyInstance): void {
   });
 }
 
+/** A target without its query string: queries may carry what a log must not (ids, tokens of other tools). */
+function pathOnly(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
 /** One JSON line per request, written when the response is over (or the client has gone). */
 function requestLogging(app: FastifyInstance, service: Service): void {
   app.addHook('onRequest', (request, reply, done) => {
@@ -118,7 +124,7 @@ function requestLogging(app: FastifyInstance, service: Service): void {
       logRequestLine(service.logger, {
         req_id: request.id,
         method: request.method,
-        path: request.url,
+        path: pathOnly(request.url),
         provider: fields?.provider,
         account: fields?.account,
         client_key: request.clientKey ?? undefined,

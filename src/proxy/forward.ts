@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../logging/logger.js';
 import type { ProviderManager } from '../providers/provider-manager.js';
@@ -7,8 +7,9 @@ import { errorResponse } from './anthropic-errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './network-errors.js';
 import { upstreamTarget } from './request-target.js';
-import { UpstreamAttempt } from './upstream-attempt.js';
+import { UpstreamAttempt, type CollectedBody } from './upstream-attempt.js';
 import { usageTapFor, type UsageTap } from '../usage/usage-tap.js';
+import { JUDGED_PREFIX_BYTES, judgedText } from './error-body.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
 
 export interface ForwardSettings {
@@ -37,7 +38,26 @@ export interface ProxyLogFields {
 interface HeldResponse {
   status: number;
   headers: OutgoingHttpHeaders;
-  body: string;
+  body: string | Buffer;
+}
+
+function isTimeout(error: Error): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+/**
+ * An error response kept while other credentials or providers are tried. A body longer than the
+ * judged prefix cannot be kept whole, and a cut body would be corrupt: the client then gets an
+ * error of the same status saying so, never the truncated bytes.
+ */
+function heldFailure(status: number, upstream: IncomingHttpHeaders, provider: string, body: CollectedBody | undefined): HeldResponse {
+  const headers = clientResponseHeaders(upstream, provider);
+  if (!body || body.complete) return { status, headers, body: body?.bytes ?? '' };
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  const made = errorResponse('api_error', `The upstream answered HTTP ${status} with an error body too large to hold while other accounts and providers were tried.`, status);
+  return { status, headers: { ...headers, ...made.headers }, body: made.body };
 }
 
 /** The client side of one forwarded request: whether the client has gone, and the attempt to end if it does. */
@@ -84,6 +104,8 @@ export class Forwarder {
     // What each provider that did not serve left behind; only the client's final answer is built from it.
     let outcomes: Array<{ provider: string; session: CredentialSession; failure: HeldResponse | undefined }> | undefined;
     const reasons: string[] = [];
+    // Whether the last attempt ended in a timeout: then the client's answer is a 504, not a 503.
+    let timedOut = false;
 
     for (const provider of this.providers.candidates()) {
       const session = provider.credentials.begin(info);
@@ -118,6 +140,7 @@ export class Forwarder {
           if (client.gone) return;
           const reason = describeNetworkError(upstream);
           reasons.push(`${provider.name}: ${reason}`);
+          timedOut = isTimeout(upstream);
           const outcome: AttemptOutcome = { kind: 'network', error: upstream };
           const verdict = await session.judge(credential, outcome);
           if (verdict === 'next_provider') {
@@ -130,35 +153,55 @@ export class Forwarder {
         const { statusCode } = upstream;
         const requestId = upstream.headers['request-id'];
         fields.upstreamRequestId = typeof requestId === 'string' ? requestId : undefined;
-        let errorBody: string | undefined;
+        let errorBody: CollectedBody | undefined;
         if (statusCode >= 400) {
           try {
-            errorBody = await attempt.collect();
+            errorBody = await attempt.collect(JUDGED_PREFIX_BYTES);
           } catch {
             if (client.gone) return;
-            errorBody = '';
+            errorBody = { bytes: Buffer.alloc(0), complete: true };
           }
         }
         const verdict = await session.judge(credential, {
           kind: 'response',
           status: statusCode,
           headers: upstream.headers,
-          body: errorBody,
+          body: errorBody && judgedText(errorBody.bytes, upstream.headers['content-encoding']),
         });
 
         if (verdict === 'deliver') {
           fields.upstreamHeadAt = performance.now();
+          if (errorBody === undefined) {
+            // Until a body byte has gone to the client, a stalled or broken upstream is a failure like any other.
+            const failed = await attempt.firstByte();
+            if (client.gone) {
+              attempt.discard();
+              return;
+            }
+            if (failed) {
+              const reason = describeNetworkError(failed);
+              reasons.push(`${provider.name}${credential.label ? ` (${credential.label})` : ''}: ${reason}`);
+              timedOut = isTimeout(failed);
+              if ((await session.judge(credential, { kind: 'network', error: failed })) === 'next_provider') {
+                providerFailed = reason;
+                break;
+              }
+              continue;
+            }
+          }
           if (statusCode < 500) this.providers.markHealthy(provider);
           const headersOut = clientResponseHeaders(upstream.headers, provider.name);
           if (credential.label) headersOut['x-balancer-account'] = headerValue(credential.label);
-          if (errorBody !== undefined) {
-            fields.bytes = send(res, { status: statusCode, headers: headersOut, body: errorBody });
+          if (errorBody?.complete) {
+            attempt.discard();
+            fields.bytes = send(res, { status: statusCode, headers: headersOut, body: errorBody.bytes });
             return;
           }
           if (client.gone) {
             attempt.discard();
             return;
           }
+          // A 2xx, or an error body longer than the judged prefix: streamed on byte for byte.
           res.writeHead(statusCode, headersOut);
           const sse = isEventStream(upstream.headers);
           fields.usage = usageTapFor(upstream.headers, sse);
@@ -171,14 +214,11 @@ export class Forwarder {
           return;
         }
 
-        if (errorBody === undefined) attempt.discard();
+        attempt.discard();
         const reason = `HTTP ${statusCode}`;
         reasons.push(`${provider.name}${credential.label ? ` (${credential.label})` : ''}: ${reason}`);
-        failure = {
-          status: statusCode,
-          headers: clientResponseHeaders(upstream.headers, provider.name),
-          body: errorBody ?? '',
-        };
+        timedOut = false;
+        failure = heldFailure(statusCode, upstream.headers, provider.name, errorBody);
         if (verdict === 'next_provider') {
           providerFailed = reason;
           break;
@@ -204,7 +244,9 @@ export class Forwarder {
       return;
     }
     const tried = reasons.length ? reasons.join('; ') : 'no provider could take the request';
-    const fallback = errorResponse('api_error', `All providers failed: ${tried}`, 503);
+    const fallback = timedOut
+      ? errorResponse('api_error', `The upstream did not answer in time: ${tried}`, 504)
+      : errorResponse('api_error', `All providers failed: ${tried}`, 503);
     fields.error = tried;
     fields.bytes = send(res, fallback);
   }

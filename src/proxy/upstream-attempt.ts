@@ -16,8 +16,11 @@ export interface PumpResult {
   error?: Error;
 }
 
-/** Upstream error bodies are small; a larger one is cut rather than held. */
-export const MAX_ERROR_BODY = 1024 * 1024;
+/** What `collect()` holds: the body, or its first `limit` bytes when it is longer (the rest can still be piped). */
+export interface CollectedBody {
+  bytes: Buffer;
+  complete: boolean;
+}
 
 /** Body bytes held while the response's fate is decided; past this the upstream is paused. */
 const HOLD_LIMIT = 64 * 1024;
@@ -25,7 +28,7 @@ const HOLD_LIMIT = 64 * 1024;
 const enum Mode {
   /** Headers are in; the body is buffered until the caller decides what to do with it. */
   Hold,
-  /** An error body, read whole (up to MAX_ERROR_BODY) to judge it and maybe send it on. */
+  /** An error body, read whole (or its first bytes, then paused) to judge it and maybe send it on. */
   Collect,
   /** Relayed to the client as it arrives. */
   Pipe,
@@ -54,7 +57,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private ended = false;
   private error: Error | null = null;
   private abortReason: Error | null = null;
-  private settleCollect: ((text: string | Error) => void) | null = null;
+  private settleCollect: ((body: CollectedBody | Error) => void) | null = null;
+  private collectLimit = 0;
+  private settleFirstByte: ((error: Error | undefined) => void) | null = null;
   // Pipe mode
   private res: ServerResponse | null = null;
   private isSse = false;
@@ -94,10 +99,15 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
         this.chunks.push(chunk);
         this.held += chunk.length;
         if (this.held > HOLD_LIMIT) controller.pause();
+        this.firstByteCame();
         return;
       case Mode.Collect:
-        if (this.held < MAX_ERROR_BODY) this.chunks.push(chunk);
+        this.chunks.push(chunk);
         this.held += chunk.length;
+        if (this.held >= this.collectLimit) {
+          controller.pause();
+          this.finishCollect();
+        }
         return;
       default:
         return;
@@ -106,6 +116,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.ended = true;
+    this.firstByteCame();
     if (this.mode === Mode.Collect) this.finishCollect();
     else if (this.mode === Mode.Pipe) this.finishPipe();
   }
@@ -119,6 +130,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       settle(err);
       return;
     }
+    this.firstByteCame();
     if (this.mode === Mode.Collect) this.finishCollect();
     else if (this.mode === Mode.Pipe) this.failPipe(err);
   }
@@ -139,16 +151,32 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.abort();
   }
 
-  /** The whole body as text, at most MAX_ERROR_BODY bytes of it; rejects if the upstream fails. */
-  collect(): Promise<string> {
-    // Held bytes are below HOLD_LIMIT plus a chunk, well under MAX_ERROR_BODY: all are kept.
+  /**
+   * The body's bytes as sent, whole, or its first `limit` bytes (or a little more) with the
+   * upstream paused, so `pipe()` can still send the whole body on. Rejects if the upstream fails.
+   */
+  collect(limit: number): Promise<CollectedBody> {
     this.mode = Mode.Collect;
-    const pending = new Promise<string | Error>((resolve) => {
+    this.collectLimit = limit;
+    const pending = new Promise<CollectedBody | Error>((resolve) => {
       this.settleCollect = resolve;
     });
-    if (this.ended || this.error) this.finishCollect();
+    if (this.ended || this.error || this.held >= limit) this.finishCollect();
     else this.controller?.resume();
     return pending.then((value) => (value instanceof Error ? Promise.reject(value) : value));
+  }
+
+  /**
+   * Resolves once the first body byte (or the end) has come: with undefined, or with the error
+   * that ended the body before any byte. Until then nothing has gone to the client, so a stalled
+   * or failed upstream can still be failed over or answered cleanly.
+   */
+  firstByte(): Promise<Error | undefined> {
+    if (this.chunks.length > 0 || this.ended) return Promise.resolve(undefined);
+    if (this.error) return Promise.resolve(this.error);
+    return new Promise((resolve) => {
+      this.settleFirstByte = resolve;
+    });
   }
 
   /**
@@ -177,6 +205,12 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   // ---- internals --------------------------------------------------------------------------------
 
+  private firstByteCame(): void {
+    const settle = this.settleFirstByte;
+    this.settleFirstByte = null;
+    settle?.(this.chunks.length > 0 || this.ended ? undefined : (this.error ?? undefined));
+  }
+
   private finishCollect(): void {
     const settle = this.settleCollect;
     if (!settle) return;
@@ -185,9 +219,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       settle(this.error);
       return;
     }
+    // The chunks stay held: pipe() sends them first if the body goes to the client after all.
     const chunks = this.chunks;
-    this.chunks = [];
-    settle((chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8'));
+    settle({ bytes: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), complete: this.ended });
   }
 
   private write(chunk: Buffer): void {
