@@ -1,5 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { dashboardRoutes } from './dashboard/dashboard-routes.js';
+import { applyConnectionLimits, clientErrorHandler, requestTimeoutOptions } from './http/connection-limits.js';
 import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
@@ -30,7 +31,10 @@ export function buildApp(service: Service): FastifyInstance {
     requestIdHeader: false,
     // Clients follow Anthropic's paths exactly; '/v1/messages/' is not '/v1/messages'.
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+    ...requestTimeoutOptions(service.config.settings),
+    clientErrorHandler,
   });
+  applyConnectionLimits(app.server, service.config.settings, service.logger);
 
   app.decorateRequest('proxyFields', null);
   app.decorateRequest('clientKey', null);

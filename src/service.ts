@@ -33,7 +33,7 @@ export interface ServiceOptions {
 export type ReloadResult = { ok: true; needsRestart: string[] } | { ok: false; problems: string[] };
 
 /** Settings that are bound when the server starts and so need a restart to change. */
-const RESTART_ONLY = ['host', 'port', 'max_body_bytes'] as const;
+const RESTART_ONLY = ['host', 'port', 'max_body_bytes', 'max_connections'] as const;
 /** settings.oauth keys that choose the token store, bound at startup too. */
 const STORE_KEYS = [
   'store',
@@ -158,6 +158,8 @@ export class Service {
     const oauthStorageChanged = STORE_KEYS.some((k) => next.settings.oauth[k] !== this.config.settings.oauth[k]);
     const restartKeys: string[] = [...needsRestart];
     if (oauthStorageChanged) restartKeys.push('oauth storage');
+    // The listener's request deadline is set when it starts.
+    if (next.settings.timeouts.request_ms !== this.config.settings.timeouts.request_ms) restartKeys.push('timeouts.request_ms');
     // Until the restart, the listener and body limit are the running ones: decisions such as
     // "/v1 is exposed beyond loopback" must follow them, not the new file.
     for (const k of RESTART_ONLY) (next.settings as Record<string, unknown>)[k] = this.config.settings[k];

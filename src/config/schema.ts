@@ -129,11 +129,15 @@ export const settingsSchema = z.strictObject({
       connect_ms: positiveInt.default(10_000),
       headers_ms: positiveInt.default(600_000),
       idle_ms: positiveInt.default(300_000),
+      /** A request whose headers and body have not all arrived by then gets 408 and is closed. */
+      request_ms: positiveInt.default(60_000),
     })
     .prefault({}),
   max_body_bytes: positiveInt.default(32 * 1024 * 1024),
   /** Request body bytes held at once, all requests together; past it new requests get 529. */
   max_inflight_body_bytes: positiveInt.default(256 * 1024 * 1024),
+  /** Client connections at once (kept below the open-file limit); past it new ones are refused. */
+  max_connections: positiveInt.default(4096),
   /** When set, /oauth/* and /admin/* require it as a bearer token; required for a non-loopback host. */
   admin_token: z.string().min(16, 'must be at least 16 characters').optional(),
   /** When any key exists (here or created with `keys add`), /v1/* needs one. */

@@ -121,7 +121,7 @@ export class Forwarder {
         const headers = upstreamRequestHeaders(req.headers, info.body?.length);
         credential.apply(headers, req.headers);
 
-        const attempt = new UpstreamAttempt();
+        const attempt = new UpstreamAttempt(this.settings.idleTimeoutMs);
         client.attempt = attempt;
         this.dispatchers.get(provider.origin).dispatch(
           {

@@ -68,9 +68,11 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private endsAtEventBoundary = true;
   private waitingDrain = false;
   private drained: (() => void) | null = null;
+  /** Drops a client that has read nothing for clientIdleMs while a write waits for it. */
+  private clientStall: NodeJS.Timeout | null = null;
   private settlePipe: ((result: PumpResult) => void) | null = null;
 
-  constructor() {
+  constructor(private readonly clientIdleMs = 0) {
     this.head = new Promise((resolve) => {
       this.settleHead = resolve;
     });
@@ -235,6 +237,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
       this.waitingDrain = true;
       this.controller?.pause();
       res.once('drain', (this.drained ??= () => this.onDrain()));
+      // The client's close ends the upstream request (the forwarder's ClientLink).
+      if (this.clientIdleMs > 0) this.clientStall = setTimeout(() => res.destroy(), this.clientIdleMs);
     }
     if (res.destroyed) {
       // The client is gone: stop reading the upstream.
@@ -246,6 +250,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   private onDrain(): void {
     this.waitingDrain = false;
+    if (this.clientStall) clearTimeout(this.clientStall);
+    this.clientStall = null;
     if (this.mode === Mode.Pipe && !this.ended && !this.error) this.controller?.resume();
   }
 
@@ -269,6 +275,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   private settle(result: PumpResult): void {
+    if (this.clientStall) clearTimeout(this.clientStall);
+    this.clientStall = null;
     const settle = this.settlePipe;
     this.settlePipe = null;
     settle?.(result);
