@@ -518,3 +518,29 @@ export async function startConformance(options: ConformanceOptions = {}): Promis
     },
   };
 }
+
+// ---- framing -------------------------------------------------------------------------------------
+
+/** A request that smuggles a second one behind it if the service reads the framing the wrong way. */
+export const SMUGGLED = 'GET /v1/models?smuggled=1 HTTP/1.1\r\nHost: localhost\r\n\r\n';
+
+/**
+ * Sends bytes whose framing is ambiguous or invalid and checks the answer: `status` with an
+ * Anthropic-shaped invalid_request_error, the connection closed, and nothing at the upstream.
+ */
+export async function expectRefusedFraming(setup: ConformanceSetup, bytes: string, status = 400): Promise<void> {
+  const { response, closed } = await setup.send(bytes);
+  if (!response) throw new Error('no response');
+  if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${response.body.toString()}`);
+  const body = jsonBody(response);
+  if (body?.type !== 'error' || body.error?.type !== 'invalid_request_error') throw new Error(`not an Anthropic error: ${response.body.toString()}`);
+  if (!closed) throw new Error('the connection was left open');
+  // Give a smuggled request time to reach the upstream if it was going to.
+  await new Promise((r) => setTimeout(r, 50));
+  if (setup.upstream.records.length) throw new Error(`reached the upstream: ${setup.upstream.records.map((r) => r.target).join(', ')}`);
+}
+
+/** The request head of a /v1/messages POST to the service, up to (not including) the framing headers. */
+export function messagesHead(setup: ConformanceSetup, eol = '\r\n'): string {
+  return [`POST /v1/messages HTTP/1.1`, `Host: localhost:${setup.port}`, 'Content-Type: application/json', ''].join(eol);
+}
