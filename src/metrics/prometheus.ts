@@ -2,11 +2,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AccountPool } from '../oauth/account-pool.js';
 import type { PoolEvent } from '../oauth/pool-events.js';
 import { liveSnapshot } from '../store/account-record.js';
-import type { FinishedRequest } from '../usage/usage-buckets.js';
-import { TOKEN_TYPES, type UsageAccounting } from '../usage/usage-accounting.js';
-
-/** Lifetime counter name of a refresh outcome in the usage document. */
-const refreshCounter = (account: string, outcome: string) => JSON.stringify(['refreshes', account, outcome]);
+import type { UsageAccounting } from '../usage/usage-accounting.js';
+import { counterName } from '../usage/usage-store.js';
 
 /** What a pool event says about a refresh, if anything. */
 function refreshOutcome(event: PoolEvent): string | null {
@@ -18,9 +15,9 @@ function refreshOutcome(event: PoolEvent): string | null {
 }
 
 /**
- * The Prometheus view of the service (`GET /metrics`). Counters start from the lifetime
- * counters of the usage store, so they survive restarts; the account gauges are read from the
- * pool at each scrape.
+ * The Prometheus view of the service (`GET /metrics`). The counters are read from the usage
+ * store's lifetime counters and the account gauges from the pool, at each scrape; only the TTFB
+ * histogram is fed per request.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -79,13 +76,18 @@ export class Metrics {
         }
       },
     });
-    this.seed();
-    usage.observe((req) => this.count(req));
-    pool.events.on('*', (event) => this.countRefresh(event));
+    usage.observe((req) => {
+      if (req.ttfbMs !== null) this.ttfb.observe(req.ttfbMs / 1000);
+    });
+    pool.events.on('*', (event) => {
+      const outcome = refreshOutcome(event);
+      if (outcome && event.account) usage.store.addCounter(counterName.refreshes(event.account, outcome), 1);
+    });
   }
 
   /** The text exposition format. */
   render(): Promise<string> {
+    this.loadCounters();
     return this.registry.metrics();
   }
 
@@ -93,7 +95,14 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  private seed(): void {
+  /**
+   * The counters are the usage store's lifetime counters (persisted ones plus this process's),
+   * set at each scrape: nothing is counted twice on the request path, and a restart continues them.
+   */
+  private loadCounters(): void {
+    this.requests.reset();
+    this.tokens.reset();
+    this.refreshes.reset();
     for (const [name, value] of this.usage.store.counters()) {
       let parts: unknown;
       try {
@@ -111,23 +120,5 @@ export class Metrics {
         this.refreshes.inc({ account: labels[0], outcome: labels[1] }, value);
       }
     }
-  }
-
-  private count(req: FinishedRequest): void {
-    const provider = req.provider ?? '';
-    const account = req.account ?? '';
-    this.requests.inc({ provider, account, status: String(req.status ?? 'client_closed') });
-    for (const type of TOKEN_TYPES) {
-      const n = req.tokens[type];
-      if (n > 0) this.tokens.inc({ provider, account, model: req.model ?? '', type }, n);
-    }
-    if (req.ttfbMs !== null) this.ttfb.observe(req.ttfbMs / 1000);
-  }
-
-  private countRefresh(event: PoolEvent): void {
-    const outcome = refreshOutcome(event);
-    if (!outcome || !event.account) return;
-    this.refreshes.inc({ account: event.account, outcome });
-    this.usage.store.addCounter(refreshCounter(event.account, outcome), 1);
   }
 }

@@ -53,6 +53,8 @@ export class WebhookNotifier {
   private readonly pending = new Set<Delivery>();
   private readonly agent = new Agent({ connect: { timeout: TIMEOUT_MS } });
   private closed = false;
+  /** pool_exhausted comes with every request the pool cannot serve: it is sent once until an account serves again. */
+  private exhaustedSent = false;
 
   constructor(
     private readonly settings: () => NotifySettings,
@@ -64,9 +66,14 @@ export class WebhookNotifier {
   }
 
   private onEvent(event: PoolEvent): void {
+    if (event.type === 'recovered' || event.type === 'account_added' || event.type === 'refreshed') this.exhaustedSent = false;
     const { webhook_url: url, events } = this.settings();
     if (!isNotifyEvent(event.type) || this.closed) return;
     if (events && !events.includes(event.type)) return;
+    if (event.type === 'pool_exhausted') {
+      if (this.exhaustedSent) return;
+      this.exhaustedSent = true;
+    }
     const payload: AlertPayload = {
       event: event.type,
       account: event.account,

@@ -4,7 +4,7 @@ import type { TokenStore } from '../store/token-store.js';
 import type { ActivityFeed } from '../activity/activity-feed.js';
 import type { ErrorClass, FinishedRequest } from './usage-buckets.js';
 import { UsageStore } from './usage-store.js';
-import { zeroTokens, type TappedUsage, type TokenCounts } from './usage-tap.js';
+import { zeroTokens, type TappedUsage } from './usage-tap.js';
 
 /** What the request's end tells the accounting (from the log fields and the response). */
 export interface RequestEnd {
@@ -19,14 +19,6 @@ export interface RequestEnd {
   ttfbMs: number | undefined;
   totalMs: number;
 }
-
-export const TOKEN_TYPES = ['input', 'output', 'cache_creation', 'cache_read'] as const satisfies ReadonlyArray<keyof TokenCounts>;
-
-/** Lifetime counter names in the usage document (read back by the metrics). */
-export const counterName = {
-  requests: (provider: string, account: string, status: string) => JSON.stringify(['requests', provider, account, status]),
-  tokens: (provider: string, account: string, model: string, type: string) => JSON.stringify(['tokens', provider, account, model, type]),
-};
 
 export function errorClass(end: RequestEnd): ErrorClass | null {
   if (end.status === undefined) return 'client_closed';
@@ -82,13 +74,7 @@ export class UsageAccounting {
       ttfbMs: end.ttfbMs ?? null,
       totalMs: end.totalMs,
     };
-    const provider = req.provider ?? '';
-    const account = req.account ?? '';
-    const counters: Array<[string, number]> = [[counterName.requests(provider, account, String(req.status ?? 'client_closed')), 1]];
-    for (const type of TOKEN_TYPES) {
-      if (tokens[type] > 0) counters.push([counterName.tokens(provider, account, req.model ?? '', type), tokens[type]]);
-    }
-    this.store.record(req, counters);
+    this.store.record(req);
     for (const observer of this.observers) observer(req);
     if (this.activity.listening) {
       this.activity.emit({

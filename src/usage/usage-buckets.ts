@@ -35,6 +35,8 @@ export interface UsageBucket {
   model: string | null;
   key: string | null;
   requests: number;
+  /** Requests by the status the client got ('client_closed' when it left first). */
+  statuses: Record<string, number>;
   errors: Partial<Record<ErrorClass, number>>;
   tokens: TokenCounts;
   /** Sums, so that averages can be taken over any grouping. */
@@ -59,6 +61,7 @@ export function emptyBucket(id: Pick<UsageBucket, 'hour' | 'provider' | 'account
     model: id.model,
     key: id.key,
     requests: 0,
+    statuses: {},
     errors: {},
     tokens: zeroTokens(),
     ttfb_ms_sum: 0,
@@ -70,6 +73,7 @@ export function emptyBucket(id: Pick<UsageBucket, 'hour' | 'provider' | 'account
 /** Adds `from`'s counts into `into` (same identity or a coarser grouping of it). */
 export function addBucket(into: UsageBucket, from: UsageBucket): void {
   into.requests += from.requests;
+  for (const [status, n] of Object.entries(from.statuses)) into.statuses[status] = (into.statuses[status] ?? 0) + n;
   for (const [cls, n] of Object.entries(from.errors) as Array<[ErrorClass, number]>) into.errors[cls] = (into.errors[cls] ?? 0) + n;
   into.tokens.input += from.tokens.input;
   into.tokens.output += from.tokens.output;
@@ -87,6 +91,8 @@ export function countRequest(buckets: Map<string, UsageBucket>, req: FinishedReq
   let bucket = buckets.get(k);
   if (!bucket) buckets.set(k, (bucket = emptyBucket(id)));
   bucket.requests++;
+  const status = req.status === null ? 'client_closed' : String(req.status);
+  bucket.statuses[status] = (bucket.statuses[status] ?? 0) + 1;
   if (req.error) bucket.errors[req.error] = (bucket.errors[req.error] ?? 0) + 1;
   bucket.tokens.input += req.tokens.input;
   bucket.tokens.output += req.tokens.output;
@@ -126,6 +132,7 @@ export interface UsageRow {
   model?: string | null;
   key?: string | null;
   requests: number;
+  statuses: Record<string, number>;
   errors: Partial<Record<ErrorClass, number>>;
   tokens: TokenCounts;
   ttfb_ms_avg: number | null;
@@ -161,6 +168,7 @@ export function groupBuckets(buckets: Iterable<UsageBucket>, from: number, to: n
     ...(by.has('model') ? { model: g.model } : {}),
     ...(by.has('key') ? { key: g.key } : {}),
     requests: g.requests,
+    statuses: g.statuses,
     errors: g.errors,
     tokens: g.tokens,
     ttfb_ms_avg: g.ttfb_count ? Math.round((g.ttfb_ms_sum / g.ttfb_count) * 10) / 10 : null,

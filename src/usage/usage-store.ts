@@ -13,6 +13,30 @@ import {
   type UsageRow,
 } from './usage-buckets.js';
 
+/** Lifetime counter names in the usage document (read back by the metrics). */
+export const counterName = {
+  requests: (provider: string, account: string, status: string) => JSON.stringify(['requests', provider, account, status]),
+  tokens: (provider: string, account: string, model: string, type: string) => JSON.stringify(['tokens', provider, account, model, type]),
+  refreshes: (account: string, outcome: string) => JSON.stringify(['refreshes', account, outcome]),
+};
+
+const TOKEN_TYPES = ['input', 'output', 'cache_creation', 'cache_read'] as const;
+
+/**
+ * Adds the requests (by status) and tokens (by type) of `buckets`, and the `extra` counters, to
+ * `into`: counting per bucket when read or written keeps the per-request path to one bucket.
+ */
+function addCounters(into: Map<string, number>, buckets: Iterable<UsageBucket>, extra: Map<string, number>): void {
+  const add = (name: string, n: number) => into.set(name, (into.get(name) ?? 0) + n);
+  for (const b of buckets) {
+    const provider = b.provider ?? '';
+    const account = b.account ?? '';
+    for (const [status, n] of Object.entries(b.statuses)) add(counterName.requests(provider, account, status), n);
+    for (const type of TOKEN_TYPES) if (b.tokens[type] > 0) add(counterName.tokens(provider, account, b.model ?? '', type), b.tokens[type]);
+  }
+  for (const [name, n] of extra) add(name, n);
+}
+
 /** The token store document the usage is kept in. */
 export const USAGE_DOCUMENT = 'usage';
 /** At most one write of the usage document per this long. */
@@ -27,6 +51,7 @@ const bucketSchema = z.object({
   model: nullableString,
   key: nullableString,
   requests: count,
+  statuses: z.record(z.string(), count),
   errors: z.record(z.string(), count),
   tokens: z.object({ input: count, output: count, cache_creation: count, cache_read: count }),
   ttfb_ms_sum: count,
@@ -75,10 +100,9 @@ export class UsageStore {
     this.baseCounters = new Map(Object.entries(doc.counters));
   }
 
-  /** Counts a finished request, and adds to lifetime counters. */
-  record(req: FinishedRequest, counters: ReadonlyArray<readonly [name: string, by: number]> = []): void {
+  /** Counts a finished request (its lifetime counters are derived from the buckets when read or written). */
+  record(req: FinishedRequest): void {
     countRequest(this.pending, req);
-    for (const [name, by] of counters) this.addCounter(name, by);
     this.schedule();
   }
 
@@ -91,7 +115,7 @@ export class UsageStore {
   /** Every lifetime counter: persisted plus not yet persisted. */
   counters(): Map<string, number> {
     const all = new Map(this.baseCounters);
-    for (const [name, n] of this.pendingCounters) all.set(name, (all.get(name) ?? 0) + n);
+    addCounters(all, this.pending.values(), this.pendingCounters);
     return all;
   }
 
@@ -139,7 +163,7 @@ export class UsageStore {
       mergeBuckets(buckets, pending.values());
       pruneBuckets(buckets, this.clock.now());
       const counters = new Map(Object.entries(doc.counters));
-      for (const [name, n] of pendingCounters) counters.set(name, (counters.get(name) ?? 0) + n);
+      addCounters(counters, pending.values(), pendingCounters);
       const next: UsageDocument = { version: 1, buckets: [...buckets.values()], counters: Object.fromEntries(counters) };
       await this.store.saveDocument(USAGE_DOCUMENT, next);
       this.base = buckets;

@@ -35,6 +35,13 @@ const JSON_TAIL = 16 * 1024;
 const NEWLINE = 10;
 const CR = 13;
 
+const EVENT_FIELD = Buffer.from('event:');
+
+function startsWithEvent(chunk: Buffer, at: number): boolean {
+  for (let i = 0; i < 6; i++) if (chunk[at + i] !== EVENT_FIELD[i]) return false;
+  return true;
+}
+
 /** The tap for a relayed response: SSE or JSON; none for other bodies. */
 export function usageTapFor(headers: IncomingHttpHeaders, isSse: boolean): UsageTap | null {
   if (isSse) return new SseUsageTap();
@@ -89,6 +96,13 @@ export class SseUsageTap implements UsageTap {
       }
       const end = chunk.indexOf(NEWLINE, start);
       const stop = end === -1 ? chunk.length : end;
+      if (end !== -1 && this.lineLength === 0 && !this.skipping && chunk[start] === 0x65 /* e */) {
+        // A whole `event:` line in this chunk (the usual case): named without a copy.
+        this.readEventName(chunk, start, stop);
+        this.atLineStart = true;
+        start = end + 1;
+        continue;
+      }
       if (!this.skipping && stop > start) {
         this.lineLength += stop - start;
         if (this.lineLength > MAX_SSE_LINE) {
@@ -115,6 +129,22 @@ export class SseUsageTap implements UsageTap {
     return !(this.event === '' || this.event === 'message_start' || this.event === 'message_delta' || this.event === 'error');
   }
 
+  private readEventName(chunk: Buffer, start: number, stop: number): void {
+    if (chunk[stop - 1] === CR) stop--;
+    if (stop - start < 6 || !startsWithEvent(chunk, start)) return;
+    let from = start + 6;
+    if (chunk[from] === 0x20) from++;
+    const length = stop - from;
+    // Only the names the tap reads are decoded; the others just need to be told apart from them.
+    if (length === 13 || length === 5) this.setEvent(chunk.toString('latin1', from, stop));
+    else this.event = 'other';
+  }
+
+  private setEvent(name: string): void {
+    this.event = name;
+    if (name === 'error') this.streamError = true;
+  }
+
   private endLine(): void {
     const parts = this.line;
     const skipped = this.skipping;
@@ -135,8 +165,7 @@ export class SseUsageTap implements UsageTap {
       return;
     }
     if (text.startsWith('event:')) {
-      this.event = text.slice(6).trim();
-      if (this.event === 'error') this.streamError = true;
+      this.setEvent(text.slice(6).trim());
       return;
     }
     if (text.startsWith('data:')) this.readData(text.slice(5));

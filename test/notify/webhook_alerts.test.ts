@@ -59,6 +59,10 @@ describe('webhook alerts', () => {
     expect(hook.received[0].contentType).toBe('application/json');
     const token = pool.account(A).record.access_token;
     expect(JSON.stringify(hook.received)).not.toContain(token);
+    // The pool stays exhausted: the next request's pool_exhausted is not sent again.
+    expect((await postMessage(pool.svc.url)).status).toBe(429);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hook.received).toHaveLength(2);
     const lines = pool.svc.logs.filter((l) => l.includes('"alert: '));
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['alert: rate_limited', 'alert: pool_exhausted']);
     expect(lines.join('\n')).not.toContain('secret-path-123');
