@@ -82,6 +82,15 @@ export async function startNginx(dir, upstreamUrl) {
     }
   }
   if (!worker) throw new Error('nginx did not start');
+  // killAll (an aborted run) ends the master with SIGKILL, which leaves its worker behind.
+  const endWorker = () => {
+    try {
+      process.kill(worker, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', endWorker);
   return {
     url: `http://127.0.0.1:${port}`,
     // The worker does the proxying; the master only waits.
@@ -92,6 +101,7 @@ export async function startNginx(dir, upstreamUrl) {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
       clearTimeout(timer);
+      process.removeListener('exit', endWorker);
     },
   };
 }

@@ -5,7 +5,7 @@ import { log, round, sleep } from './stats.mjs';
 
 /** Other processes' share of a core above which a round is measured again (full runs). */
 export const NOISY_PCT = 25;
-export const MAX_TRIES = opts.smoke ? 1 : 3;
+export const MAX_TRIES = opts.tries ? Math.max(1, Number(opts.tries)) : opts.smoke ? 1 : 3;
 
 /**
  * Starts measuring what other processes on this machine took from each core: core 0 (load

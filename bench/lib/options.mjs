@@ -26,6 +26,7 @@ export const { values: opts } = parseArgs({
     'keep-logs': { type: 'boolean', default: false },
     only: { type: 'string' },
     scenario: { type: 'string' },
+    tries: { type: 'string' },
     'no-nginx': { type: 'boolean', default: false },
   },
   strict: true,

@@ -11,7 +11,7 @@ export function budgets(results) {
   if (cc?.non_streaming?.nginx) {
     for (const [key, label] of [['non_streaming', 'non-streaming'], ['streaming', 'streaming']]) {
       const ratio = cc[key].service_cpu_over_nginx;
-      check(`${Math.round(cc.body_bytes / 1024)} KB body (${label}): service CPU per request / nginx's`, ratio, `<= ${BUDGETS.big_body_cpu_over_nginx_max}`, ratio <= BUDGETS.big_body_cpu_over_nginx_max);
+      check(`${Math.round(cc.body_bytes / 1000)} kB body (${label}): service CPU per request / nginx's`, ratio, `<= ${BUDGETS.big_body_cpu_over_nginx_max}`, ratio <= BUDGETS.big_body_cpu_over_nginx_max);
     }
   }
   const file = results.scenarios.oauth_2_accounts;

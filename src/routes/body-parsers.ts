@@ -1,12 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AnthropicErrorType } from '../anthropic/errors.js';
+import { BodyBuffers } from './body-buffers.js';
 import { InflightBodies } from './inflight-bodies.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Body bytes this request holds in the service's InflightBodies, given back when its response is over. */
     heldBodyBytes: number;
+    /** The BodyBuffers buffer this request's body is in, given back when its response is over. */
+    pooledBody: Buffer | null;
   }
 }
 
@@ -41,13 +44,17 @@ const OVERLOADED_RETRY_AFTER_S = '1';
  */
 export function bodyParsers(app: FastifyInstance, maxInflightBytes: () => number): void {
   const inflight = new InflightBodies(maxInflightBytes);
+  const buffers = new BodyBuffers();
   app.decorateRequest('heldBodyBytes', 0);
+  app.decorateRequest('pooledBody', null);
   app.addHook('onRequest', (request, reply, done) => {
     const length = request.headers['content-length'];
     if ((length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined) {
       reply.raw.once('close', () => {
         inflight.release(request.heldBodyBytes);
         request.heldBodyBytes = 0;
+        if (request.pooledBody) buffers.give(request.pooledBody);
+        request.pooledBody = null;
       });
     }
     done();
@@ -55,9 +62,9 @@ export function bodyParsers(app: FastifyInstance, maxInflightBytes: () => number
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^application\/(.+\+)?json/i, (request, payload, done) =>
-    receiveBody(request, payload, true, inflight, done),
+    receiveBody(request, payload, true, inflight, buffers, done),
   );
-  app.addContentTypeParser('*', (request, payload, done) => receiveBody(request, payload, false, inflight, done));
+  app.addContentTypeParser('*', (request, payload, done) => receiveBody(request, payload, false, inflight, buffers, done));
 }
 
 type Done = (err: Error | null, body?: ParsedBody) => void;
@@ -102,8 +109,11 @@ function receiveBody(
   payload: IncomingMessage,
   json: boolean,
   inflight: InflightBodies,
+  buffers: BodyBuffers,
   done: Done,
 ): void {
+  // A client gone before its body was looked at: its response has closed, so nothing would be given back.
+  if (request.raw.socket?.destroyed) return done(new Error('the client went away'));
   // settings.max_body_bytes (the app's bodyLimit), or a route's own smaller one.
   const limit = request.routeOptions.bodyLimit;
   const header = request.headers['content-length'];
@@ -114,7 +124,12 @@ function receiveBody(
     request.heldBodyBytes += declared;
   }
 
-  let whole: Buffer | undefined = declared ? Buffer.allocUnsafe(declared) : undefined;
+  let whole: Buffer | undefined;
+  if (declared) {
+    const buffer = buffers.take(declared);
+    request.pooledBody = buffer;
+    whole = buffer.length === declared ? buffer : buffer.subarray(0, declared);
+  }
   const chunks: Buffer[] = [];
   let received = 0;
   let checked = !json;
