@@ -1,12 +1,8 @@
 // Framing (#10.9): two Content-Length headers: which one ends the body is ambiguous. Refused, nothing reaches the upstream.
-import { afterAll, beforeAll, it } from 'vitest';
-import { expectRefusedFraming, messagesBody, messagesHead, SMUGGLED, startConformance, type ConformanceSetup } from './support.js';
+import { it } from 'vitest';
+import { conformanceFixture, expectRefusedFraming, messagesBody, messagesHead, SMUGGLED } from './support.js';
 
-let setup: ConformanceSetup;
-beforeAll(async () => {
-  setup = await startConformance();
-});
-afterAll(() => setup.close());
+const setup = conformanceFixture();
 
 const body = messagesBody();
 
@@ -15,9 +11,9 @@ it.each([
   ['the same value twice', () => [body.length, body.length]],
 ])('%s: 400, closed, nothing upstream', async (_what, lengths) => {
   const [a, b] = lengths();
-  await expectRefusedFraming(setup, `${messagesHead(setup)}Content-Length: ${a}\r\nContent-Length: ${b}\r\n\r\n${body}${SMUGGLED}`);
+  await expectRefusedFraming(setup(), `${messagesHead(setup())}Content-Length: ${a}\r\nContent-Length: ${b}\r\n\r\n${body}${SMUGGLED}`);
 });
 
 it('Content-Length with a space before the colon: 400, nothing upstream', async () => {
-  await expectRefusedFraming(setup, `${messagesHead(setup)}Content-Length : ${body.length}\r\n\r\n${body}`);
+  await expectRefusedFraming(setup(), `${messagesHead(setup())}Content-Length : ${body.length}\r\n\r\n${body}`);
 });

@@ -1,12 +1,8 @@
 // Framing (#10.9): header names with characters a token may not hold (RFC 9110 §5.1). Refused, nothing reaches the upstream.
-import { afterAll, beforeAll, it } from 'vitest';
-import { expectRefusedFraming, messagesBody, messagesHead, SMUGGLED, startConformance, type ConformanceSetup } from './support.js';
+import { it } from 'vitest';
+import { conformanceFixture, expectRefusedFraming, messagesBody, messagesHead, SMUGGLED } from './support.js';
 
-let setup: ConformanceSetup;
-beforeAll(async () => {
-  setup = await startConformance();
-});
-afterAll(() => setup.close());
+const setup = conformanceFixture();
 
 const body = messagesBody();
 
@@ -16,5 +12,5 @@ it.each([
   ['a non-ASCII byte', 'X-\xe9: x'],
   ['no name at all', ': x'],
 ])('a name with %s: 400, closed, nothing upstream', async (_what, line) => {
-  await expectRefusedFraming(setup, `${messagesHead(setup)}${line}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  await expectRefusedFraming(setup(), `${messagesHead(setup())}${line}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
 });

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll } from 'vitest';
 import { apiKeyProvider, configWith, startService, type RunningService } from '../support/harness.js';
 
 // ---- the raw-socket client ----------------------------------------------------------------------
@@ -543,4 +544,14 @@ export async function expectRefusedFraming(setup: ConformanceSetup, bytes: strin
 /** The request head of a /v1/messages POST to the service, up to (not including) the framing headers. */
 export function messagesHead(setup: ConformanceSetup, eol = '\r\n'): string {
   return [`POST /v1/messages HTTP/1.1`, `Host: localhost:${setup.port}`, 'Content-Type: application/json', ''].join(eol);
+}
+
+/** The service and recording upstream of one test file: started before its tests, closed after. */
+export function conformanceFixture(options: ConformanceOptions = {}): () => ConformanceSetup {
+  let setup: ConformanceSetup | undefined;
+  beforeAll(async () => {
+    setup = await startConformance(options);
+  });
+  afterAll(() => setup?.close());
+  return () => setup!;
 }

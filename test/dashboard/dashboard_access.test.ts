@@ -43,11 +43,15 @@ describe('the dashboard page', () => {
     expect(js.statusCode).toBe(200);
     expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(await js.body.text()).toContain("from './api.js'");
-    for (const path of ['/dashboard/assets/index.html', '/dashboard/assets/..%2F..%2Fpackage.json', '/dashboard/assets/nothing.js']) {
+    for (const path of ['/dashboard/assets/index.html', '/dashboard/assets/nothing.js']) {
       const res = await request(`${pool.svc.url}${path}`);
       expect(res.statusCode, path).toBe(404);
       await res.body.dump();
     }
+    // A traversal never reaches the file server: the request target rule refuses it on every route (#10.4).
+    const traversal = await request(`${pool.svc.url}/dashboard/assets/..%2F..%2Fpackage.json`);
+    expect(traversal.statusCode).toBe(400);
+    expect(await traversal.body.text()).not.toContain('claude-code-balancer');
   });
 
   it('refuses a name that is not this machine (DNS rebinding), for the page and the API', async ({ startPool }) => {
