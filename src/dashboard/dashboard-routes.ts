@@ -3,6 +3,7 @@ import { sameSecret } from '../routes/admin-access.js';
 import { ADMIN_BODY_LIMIT, jsonOf, type ParsedBody } from '../routes/body-parsers.js';
 import { currentHealth } from '../routes/health-routes.js';
 import { accountStatus, oauthRoutes } from '../routes/oauth-routes.js';
+import { usageRoutes } from '../routes/usage-routes.js';
 import type { Service } from '../service.js';
 import { apiGuard, pageGuard } from './access.js';
 import { DashboardEvents } from './event-stream.js';
@@ -85,6 +86,7 @@ export function dashboardRoutes(app: FastifyInstance, service: Service): void {
     });
 
     await api.register(async (oauth) => oauthRoutes(oauth, service), { prefix: '/dashboard/api' });
+    await api.register(async (usage) => usageRoutes(usage, service), { prefix: '/dashboard/api' });
   });
 }
 
