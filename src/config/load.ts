@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import type { z } from 'zod';
+import { normalizeConfig } from './normalize.js';
+import { pathKey, positionOf, yamlPositions, type Positions } from './positions.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A config file that cannot be used: one line per problem, each naming the file and the key path. */
@@ -45,15 +47,35 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   if (raw === undefined || raw === null) raw = {};
 
-  const problems: string[] = [];
-  const substituted = substituteEnv(raw, [], env, (path, name) =>
-    problems.push(`${file}: ${formatPath(path)}: environment variable ${name} is not set`),
-  );
-  if (problems.length) throw new ConfigError(file, problems);
+  const positions = yamlPositions(text);
+  const problems: Problem[] = [];
+  const substituted = substituteEnv(raw, [], env, (path, name) => problems.push({ path, message: `environment variable ${name} is not set` }));
+  if (problems.length) throw new ConfigError(file, formatProblems(file, problems, positions));
 
-  const result = configSchema.safeParse(substituted);
-  if (!result.success) throw new ConfigError(file, result.error.issues.flatMap((i) => formatIssue(file, i)));
+  const normalized = normalizeConfig(substituted, configSchema);
+  problems.push(...normalized.problems);
+  const result = configSchema.safeParse(normalized.value);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (normalized.reported.has(pathKey(issue.path))) continue;
+      problems.push(...issueProblems(issue, normalized.value));
+    }
+  }
+  if (problems.length || !result.success) throw new ConfigError(file, formatProblems(file, problems, positions));
   return result.data;
+}
+
+interface Problem {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** One line per problem, in file order, each with the line and column where it is (or belongs). */
+function formatProblems(file: string, problems: Problem[], positions: Positions): string[] {
+  return problems
+    .map((p, i) => ({ ...p, i, at: positionOf(positions, p.path) }))
+    .sort((a, b) => (a.at?.offset ?? -1) - (b.at?.offset ?? -1) || a.i - b.i)
+    .map(({ path, message, at }) => `${file}${at ? `:${at.line}:${at.column}` : ''}: ${formatPath(path)}: ${message}`);
 }
 
 /** `${NAME}` in any string value is replaced by the environment variable NAME. */
@@ -82,13 +104,21 @@ function substituteEnv(
   return value;
 }
 
-function formatIssue(file: string, issue: z.core.$ZodIssue): string[] {
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${file}: ${formatPath([...issue.path, k])}: unknown key`);
+function issueProblems(issue: z.core.$ZodIssue, input: unknown): Problem[] {
+  const path = issue.path as PropertyKey[];
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => ({ path: [...path, k], message: 'unknown key' }));
+  // A key that is not there is "required", whatever the type of its value would have been.
+  if (issue.code !== 'custom' && valueAt(input, path) === undefined) return [{ path, message: 'required' }];
+  return [{ path, message: issue.message }];
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
   }
-  let message = issue.message;
-  if (issue.code === 'invalid_type' && /received undefined/.test(message)) message = 'required';
-  return [`${file}: ${formatPath(issue.path)}: ${message}`];
+  return current;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -32,7 +32,7 @@ export const providerSchema = z.strictObject({
     // It is sent in the x-balancer-provider response header, where only visible ASCII may go.
     .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII (it is sent in the x-balancer-provider header)'),
   type: z.literal('anthropic').default('anthropic'),
-  base_url: httpUrl,
+  base_url: httpUrl.refine((url) => !URL.parse(url)?.pathname.match(/\/v1\/?$/), 'leave off /v1: requests already go to /v1/messages'),
   auth_type: z.enum(['api_key', 'auth_token']),
   /** A secret, "oauth" (auth_token only: the account pool) or "passthrough" (the client's own credential). */
   auth_value: z.string().min(1, 'must not be empty'),

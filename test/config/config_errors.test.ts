@@ -36,7 +36,7 @@ const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
   {
     name: 'an unknown key',
     yaml: `providers:${provider('\n    colour: "blue"')}\nsettings:\n  prot: 9090\n`,
-    expect: [/providers\.yaml: providers\[0\]\.colour: unknown key/, /providers\.yaml: settings\.prot: unknown key/],
+    expect: [/providers\.yaml:7:5: providers\[0\]\.colour: unknown key colour\n/, /providers\.yaml:9:3: settings\.prot: unknown key prot \(did you mean port\?\)/],
   },
   {
     name: 'a wrong type',
@@ -83,6 +83,31 @@ const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
     name: 'an unset environment variable',
     yaml: `providers:\n  - name: "main"\n    base_url: "https://api.anthropic.com"\n    auth_type: "api_key"\n    auth_value: "\${CCB_SURELY_UNSET_VAR}"\n`,
     expect: [/providers\[0\]\.auth_value: environment variable CCB_SURELY_UNSET_VAR is not set/],
+  },
+  {
+    name: 'a misspelled key: did you mean, and not also "required" for the key it meant',
+    yaml: `providers:\n  - name: "main"\n    base_url: "https://api.anthropic.com"\n    auth_tpye: "api_key"\n    auth_value: "x"\n`,
+    expect: [/^[^\n]*providers\.yaml:4:5: providers\[0\]\.auth_tpye: unknown key auth_tpye \(did you mean auth_type\?\)\nThe service did not start/],
+  },
+  {
+    name: 'a missing enum key says required',
+    yaml: `providers:\n  - name: "main"\n    base_url: "https://api.anthropic.com"\n    auth_value: "x"\n`,
+    expect: [/providers\.yaml:2:5: providers\[0\]\.auth_type: required\n/],
+  },
+  {
+    name: 'yes and on for a boolean',
+    yaml: `providers:${provider('\n    enabled: yes')}\nsettings:\n  oauth:\n    enable_auto_refresh: on\n`,
+    expect: [/providers\[0\]\.enabled: "yes": use true or false\n/, /settings\.oauth\.enable_auto_refresh: "on": use true or false\n/],
+  },
+  {
+    name: 'a base_url ending in /v1',
+    yaml: `providers:\n  - name: "main"\n    base_url: "https://api.anthropic.com/v1/"\n    auth_type: "api_key"\n    auth_value: "x"\n`,
+    expect: [/providers\.yaml:3:5: providers\[0\]\.base_url: leave off \/v1: requests already go to \/v1\/messages/],
+  },
+  {
+    name: 'problems in file order',
+    yaml: `providers:\n  - name: "main"\n    base_url: "nope"\n    auth_type: "api_key"\n    auth_value: "x"\nsettings:\n  port: "ninety"\n  failure_cooldown: -1\n  oauth:\n    strategy: "fastest"\n`,
+    expect: [/:3:5: providers\[0\]\.base_url: [^\n]*\n[^\n]*:7:3: settings\.port: [^\n]*\n[^\n]*:8:3: settings\.failure_cooldown: [^\n]*\n[^\n]*:10:5: settings\.oauth\.strategy: /],
   },
 ];
 
@@ -142,5 +167,29 @@ describe('config values', () => {
     expect(() =>
       parseConfig(`providers:\n  - name: "m"\n    base_url: "https://x.example"\n    auth_type: "api_key"\n    auth_value: "oauth"\n`, 'p.yaml', {}),
     ).toThrow(ConfigError);
+  });
+});
+
+describe('config as people write it', () => {
+  it('an empty section (everything in it commented out) means its defaults', () => {
+    const config = parseConfig(`providers:${provider()}\nsettings:\n  oauth:\n  #  strategy: fill\n  timeouts:\n`, 'p.yaml', {});
+    expect(config.settings.oauth.strategy).toBe('session');
+    expect(config.settings.timeouts.connect_ms).toBe(10_000);
+    expect(parseConfig(`providers:${provider()}\nsettings:\n# port: 1234\n`, 'p.yaml', {}).settings.port).toBe(9090);
+  });
+
+  it('numbers and booleans written as strings, from ${ENV} too', () => {
+    const config = parseConfig(
+      `providers:${provider('\n    enabled: "TRUE"')}\nsettings:\n  port: "\${PORT}"\n  failure_cooldown: " 2.5 "\n  timeouts:\n    connect_ms: "\${CONNECT}"\n  oauth:\n    enable_auto_refresh: "\${REFRESH}"\n`,
+      'p.yaml',
+      { PORT: '9191', CONNECT: '500', REFRESH: 'false' },
+    );
+    expect(config.settings.port).toBe(9191);
+    expect(config.settings.failure_cooldown).toBe(2.5);
+    expect(config.settings.timeouts.connect_ms).toBe(500);
+    expect(config.settings.oauth.enable_auto_refresh).toBe(false);
+    expect(config.providers[0].enabled).toBe(true);
+    // A string that stays a string where one is expected.
+    expect(parseConfig(`providers:${provider()}\nsettings:\n  admin_token: "1234567890123456"\n`, 'p.yaml', {}).settings.admin_token).toBe('1234567890123456');
   });
 });

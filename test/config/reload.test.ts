@@ -47,7 +47,7 @@ describe('reloading the config', () => {
       expect(refused.statusCode).toBe(400);
       const body = (await refused.body.json()) as { status: string; errors: string[] };
       expect(body.status).toBe('refused');
-      expect(body.errors).toEqual([`${svc.configPath}: providers[0].base_url: must be an http(s) URL`]);
+      expect(body.errors).toEqual([`${svc.configPath}:3:5: providers[0].base_url: must be an http(s) URL`]);
       expect(await providerServing(svc.url)).toBe('B');
     } finally {
       await svc.close();
