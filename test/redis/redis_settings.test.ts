@@ -38,22 +38,22 @@ describe('settings.oauth for store: redis', () => {
   });
 
   it('needs a redis_url, and a redis:// or rediss:// one', () => {
-    expect(problems({ store: 'redis', encryption_key: key })).toEqual(['p.yaml: settings.oauth.redis_url: required with store: redis']);
+    expect(problems({ store: 'redis', encryption_key: key })).toEqual(['p.yaml:7:3: settings.oauth.redis_url: required with store: redis']);
     expect(problems({ store: 'redis', redis_url: 'http://x:6379', encryption_key: key })).toEqual([
-      'p.yaml: settings.oauth.redis_url: must be a redis:// or rediss:// URL',
+      'p.yaml:9:5: settings.oauth.redis_url: must be a redis:// or rediss:// URL',
     ]);
   });
 
   it('refuses to store tokens unencrypted unless allow_plaintext_redis says so', () => {
     const [problem] = problems({ store: 'redis', redis_url: 'redis://127.0.0.1:6379' });
-    expect(problem).toMatch(/^p\.yaml: settings\.oauth\.encryption_key: required with store: redis, so that tokens are encrypted/);
+    expect(problem).toMatch(/^p\.yaml:7:3: settings\.oauth\.encryption_key: required with store: redis, so that tokens are encrypted/);
     expect(problems({ store: 'redis', redis_url: 'redis://127.0.0.1:6379', allow_plaintext_redis: true })).toEqual([]);
   });
 
   it('an encryption_key must be 32 bytes, base64 or hex; the message never shows it', () => {
     const short = randomBytes(16).toString('hex');
     const found = problems({ store: 'redis', redis_url: 'redis://h:1', encryption_key: short });
-    expect(found).toEqual(['p.yaml: settings.oauth.encryption_key: must be 32 bytes, as base64 or hex (e.g. `openssl rand -base64 32`)']);
+    expect(found).toEqual(['p.yaml:10:5: settings.oauth.encryption_key: must be 32 bytes, as base64 or hex (e.g. `openssl rand -base64 32`)']);
     expect(found.join()).not.toContain(short);
     expect(problems({ store: 'redis', redis_url: 'redis://h:1', encryption_key: randomBytes(32).toString('hex') })).toEqual([]);
   });
