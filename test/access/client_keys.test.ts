@@ -98,7 +98,7 @@ describe('passthrough with client keys', () => {
     writeFileSync(file, yaml.dump(configWith([passthrough(upstream.url)], { port: 0, client_keys: [{ name: 'a', key: CONFIG_KEY }], oauth: { enable_persistence: false } })));
     const res = await runCli(['serve', '--config', file]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain(`${file}: providers[0].auth_value: "passthrough" cannot be used with client keys`);
+    expect(res.stderr).toContain(`${file}:6:5: providers[0].auth_value: "passthrough" cannot be used with client keys`);
   });
 
   it('refuses to create a key, to start, or to reload into passthrough once keys were created', async () => {
