@@ -154,15 +154,18 @@ export class Service {
       this.logger.error({ config: this.configPath, problems }, 'config reload refused; the running config stays in force');
       return { ok: false, problems };
     }
+    // this.config holds the values in force for what only a restart changes (the listener, the
+    // body limit, the store), whatever files were read since: compare with those, and keep them.
     const needsRestart = RESTART_ONLY.filter((k) => next.settings[k] !== this.config.settings[k]);
     const oauthStorageChanged = STORE_KEYS.some((k) => next.settings.oauth[k] !== this.config.settings.oauth[k]);
     const restartKeys: string[] = [...needsRestart];
     if (oauthStorageChanged) restartKeys.push('oauth storage');
     // The listener's request deadline is set when it starts.
     if (next.settings.timeouts.request_ms !== this.config.settings.timeouts.request_ms) restartKeys.push('timeouts.request_ms');
-    // Until the restart, the listener and body limit are the running ones: decisions such as
-    // "/v1 is exposed beyond loopback" must follow them, not the new file.
+    // Until the restart, decisions such as "/v1 is exposed beyond loopback" follow the running ones.
+    next.settings.timeouts.request_ms = this.config.settings.timeouts.request_ms;
     for (const k of RESTART_ONLY) (next.settings as Record<string, unknown>)[k] = this.config.settings[k];
+    for (const k of STORE_KEYS) (next.settings.oauth as Record<string, unknown>)[k] = this.config.settings.oauth[k];
     this.config = next;
     this.logger.level = next.settings.log_level;
     this.providers.update(next.providers, next.settings.failure_cooldown);

@@ -74,6 +74,9 @@ export async function serve(argv: string[], hangups: HangupReloads): Promise<voi
     // A deep accept queue: a burst of parallel streams must not lose SYNs (the kernel caps it at somaxconn).
     await app.listen({ host, port, backlog: 4096 });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      fail(1, [`Cannot listen on ${host}:${port}: the port is in use. Is the balancer already running? curl ${localServiceUrl(host, port)}/health`]);
+    }
     fail(1, [`Cannot listen on ${host}:${port}: ${(err as Error).message}`]);
   }
   const address = app.server.address();
@@ -144,6 +147,7 @@ function printStartup(service: Service): void {
     `  config:   ${service.configPath}`,
     `  store:    ${service.oauth.pool.store.kind}, ${service.oauth.pool.store.location} (${briefly(service.storeReason)})`,
     `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,
+    `  pid:      ${process.pid}; after editing the config, reload it: kill -HUP ${process.pid}   or   curl -X POST ${service.url}/admin/reload`,
   ];
   if (hasOAuth) {
     if (accounts.length === 0) {
