@@ -7,6 +7,7 @@ import type { ProxyLogFields } from './proxy/forward.js';
 import { adminAccessGuard } from './routes/admin-access.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { ADMIN_BODY_LIMIT, BodyRefusedError, bodyParsers } from './routes/body-parsers.js';
+import { adminError, isAdminRequest } from './routes/admin-errors.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { keyRoutes } from './routes/key-routes.js';
 import { oauthRoutes } from './routes/oauth-routes.js';
@@ -44,6 +45,12 @@ export function buildApp(service: Service): FastifyInstance {
   targetGuard(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isAdminRequest(request)) {
+      if (error instanceof BodyRefusedError) return adminError(reply, error.statusCode, 'invalid_request', error.message);
+      if (error.statusCode && error.statusCode < 500) return adminError(reply, error.statusCode, 'invalid_request', error.message);
+      service.logger.error({ err: error, path: request.url }, 'unhandled error');
+      return adminError(reply, 500, 'internal_error', 'Internal error in the balancer.');
+    }
     if (error instanceof BodyRefusedError) {
       if (error.headers.connection === undefined) reply.removeHeader('connection');
       return reply.code(error.statusCode).headers(error.headers).type('application/json').send(anthropicErrorBody(error.type, error.message));
@@ -56,7 +63,9 @@ export function buildApp(service: Service): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
+    isAdminRequest(request)
+      ? adminError(reply, 404, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)
+      : reply
       .code(404)
       .type('application/json')
       .send(anthropicErrorBody('not_found_error', `No route for ${request.method} ${pathOnly(request.url)}.`)),

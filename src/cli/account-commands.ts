@@ -87,8 +87,8 @@ export async function logoutCommand(argv: string[]): Promise<void> {
   }
   const email = positionals[0];
   if (!email) throw new CliError(`Usage: ${cliCommand('logout <email> | --all [--yes]')}`);
-  const response = await callAdmin<{ error?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
-  if (response.status === 404) throw new CliError(response.body.error ?? `No account ${email}.`);
+  const response = await callAdmin<{ message?: string; remaining?: number }>(target, 'DELETE', `/oauth/tokens/${encodeURIComponent(email)}`);
+  if (response.status === 404) throw new CliError(response.body.message ?? `No account ${email}.`);
   const body = expectOk(response, `Removing ${email}`);
   process.stdout.write(`Removed ${email}. ${body.remaining ?? 0} account(s) left.\n`);
 }
@@ -99,14 +99,14 @@ export async function refreshCommand(argv: string[]): Promise<void> {
   const email = positionals[0];
   if (!email) throw new CliError(`Usage: ${cliCommand('refresh <email>')}`);
   const target = await adminTarget(values, process.env);
-  const { status, body } = await callAdmin<{ expires_at?: string; error?: string; account_status?: string }>(
+  const { status, body } = await callAdmin<{ expires_at?: string; message?: string; account_status?: string }>(
     target,
     'POST',
     `/oauth/refresh/${encodeURIComponent(email)}`,
   );
   if (status !== 200) {
     const hint = body.account_status === 'needs_login' ? `\nLog in again: ${cliCommand(`login --email ${email}`)}` : '';
-    throw new CliError(`Refresh of ${email} failed: ${body.error ?? status}${hint}`);
+    throw new CliError(`Refresh of ${email} failed: ${body.message ?? status}${hint}`);
   }
   process.stdout.write(`Refreshed ${email}; the token now expires ${body.expires_at} (in ${formatDuration(Date.parse(body.expires_at!) - Date.now())}).\n`);
 }

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isLocalHostHeader, isLocalOrigin, isLoopbackAddress } from '../access/local-names.js';
+import { adminError } from './admin-errors.js';
 
 export function sameSecret(a: string, b: string): boolean {
   // Hashing first makes the comparison constant-time whatever the lengths.
@@ -38,14 +39,11 @@ export function adminAccessGuard(adminToken: () => string | undefined) {
     if (token) {
       const presented = presentedToken(request);
       if (presented !== undefined && sameSecret(presented, token)) return;
-      await reply.code(401).send({
-        error: 'unauthorized',
-        message: 'This admin route needs the admin token: send Authorization: Bearer <admin_token> or x-admin-token.',
-      });
+      await adminError(reply, 401, 'unauthorized', 'This admin route needs the admin token: send Authorization: Bearer <admin_token> or x-admin-token.');
       return;
     }
     const refusal = localAccessRefusal(request);
-    if (refusal) await reply.code(403).send({ error: 'forbidden', message: refusal });
+    if (refusal) await adminError(reply, 403, 'forbidden', refusal);
   };
 }
 

@@ -203,5 +203,13 @@ export function jsonOf(body: ParsedBody | undefined): unknown {
   }
 }
 
+/** An admin body's fields: JSON, or application/x-www-form-urlencoded (as `curl -d code=…` sends). */
+export function fieldsOf(contentType: string | undefined, body: ParsedBody | undefined): unknown {
+  if (body && !body.isJson && /^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+    return Object.fromEntries(new URLSearchParams(body.raw.toString('utf8')));
+  }
+  return jsonOf(body);
+}
+
 /** Admin requests carry a few small fields; their bodies are parsed, so they are kept small. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;

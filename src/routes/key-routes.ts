@@ -5,6 +5,7 @@ import { CLIENT_KEY_NAME } from '../config/schema.js';
 import type { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
 import { jsonOf, type ParsedBody } from './body-parsers.js';
+import { adminError } from './admin-errors.js';
 
 const createBody = z.object({
   name: z
@@ -21,7 +22,7 @@ export function keyRoutes(app: FastifyInstance, service: Service): void {
   app.post('/admin/keys', async (request, reply) => {
     const parsed = createBody.safeParse(jsonOf(request.body as ParsedBody | undefined));
     if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
+      return adminError(reply, 400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
     }
     try {
       const created = await keys().create(parsed.data.name, service.config);
@@ -49,7 +50,7 @@ export function keyRoutes(app: FastifyInstance, service: Service): void {
 }
 
 function keyError(reply: FastifyReply, err: unknown) {
-  if (err instanceof ClientKeyError) return reply.code(err.status).send({ error: err.status === 404 ? 'not_found' : 'conflict', message: err.message });
-  if (err instanceof StoreError) return reply.code(503).send({ error: 'store_failed', message: `Token store: ${err.message}` });
+  if (err instanceof ClientKeyError) return adminError(reply, err.status, err.status === 404 ? 'not_found' : 'conflict', err.message);
+  if (err instanceof StoreError) return adminError(reply, 503, 'store_failed', `Token store: ${err.message}`);
   throw err;
 }

@@ -5,11 +5,13 @@ import { exchangeCurl } from '../oauth/auth-required.js';
 import { LoginError } from '../oauth/login-flow.js';
 import { LOGIN_TTL_MS } from '../oauth/pending-logins.js';
 import { liveSnapshot } from '../store/account-record.js';
-import { jsonOf, type ParsedBody } from './body-parsers.js';
+import { fieldsOf, type ParsedBody } from './body-parsers.js';
 import type { Service } from '../service.js';
+import { adminError } from './admin-errors.js';
 
+const CODE_REQUIRED = 'code is required: paste CODE#STATE as the callback page shows it';
 const exchangeBody = z.object({
-  code: z.string().trim().min(1, 'code is required: paste CODE#STATE as the callback page shows it'),
+  code: z.string({ error: CODE_REQUIRED }).trim().min(1, CODE_REQUIRED),
   account_email: z.string().trim().email('account_email must be an email address').optional(),
 });
 
@@ -82,10 +84,9 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
   });
 
   app.post('/oauth/exchange-code', async (request, reply) => {
-    const parsed = exchangeBody.safeParse(jsonOf(request.body as ParsedBody | undefined));
-    if (!parsed.success) {
-      return reply.code(400).send({ status: 'error', error: 'invalid_request', message: parsed.error.issues.map((i) => i.message).join('; ') });
-    }
+    // JSON, or a form (curl -d code=...): either way an object of fields; no body is no fields.
+    const parsed = exchangeBody.safeParse(fieldsOf(request.headers['content-type'], request.body as ParsedBody | undefined) ?? {});
+    if (!parsed.success) return adminError(reply, 400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
     try {
       const account = await logins.exchange(parsed.data.code, parsed.data.account_email);
       return {
@@ -97,7 +98,7 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
       };
     } catch (err) {
       if (err instanceof LoginError) {
-        return reply.code(err.status).send({ status: 'error', error: err.details.error ?? 'login_failed', message: err.message, ...err.details });
+        return adminError(reply, err.status, String(err.details.error ?? 'login_failed'), err.message, err.details);
       }
       throw err;
     }
@@ -117,7 +118,7 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
 
   app.delete('/oauth/tokens/:email', async (request, reply) => {
     const { email } = request.params as { email: string };
-    if (!(await pool.remove(email))) return reply.code(404).send({ error: `No account ${email} in the pool.` });
+    if (!(await pool.remove(email))) return adminError(reply, 404, 'not_found', `No account ${email} in the pool.`);
     return { status: 'removed', account_email: email, remaining: pool.list().length };
   });
 
@@ -126,16 +127,14 @@ export function oauthRoutes(app: FastifyInstance, service: Service): void {
   app.post('/oauth/refresh/:email', async (request, reply) => {
     const { email } = request.params as { email: string };
     const account = pool.get(email);
-    if (!account) return reply.code(404).send({ error: `No account ${email} in the pool.` });
+    if (!account) return adminError(reply, 404, 'not_found', `No account ${email} in the pool.`);
     try {
       await refresher.refresh(account);
       return { status: 'refreshed', account_email: account.record.email, expires_at: new Date(account.record.expires_at).toISOString() };
     } catch (err) {
-      return reply.code(502).send({
-        status: 'error',
+      return adminError(reply, 502, 'refresh_failed', (err as Error).message, {
         account_email: account.record.email,
         account_status: statusName(account.availability(pool.clock.now())),
-        error: (err as Error).message,
       });
     }
   });

@@ -29,8 +29,8 @@ const cases: Array<{ name: string; yaml: string; expect: RegExp[] }> = [
     name: 'an unknown alert event and a webhook that is not an http(s) URL',
     yaml: `providers:${provider()}\nsettings:\n  notify:\n    webhook_url: "ftp://hooks.example"\n    events: ["needs_login", "limited"]\n`,
     expect: [
-      /providers\.yaml:\d+:\d+: settings\.notify\.webhook_url: must be an http\(s\) URL/,
-      /providers\.yaml:\d+:\d+: settings\.notify\.events\[1\]: must be one of needs_login, banned, rate_limited, recovered, pool_exhausted, refresh_failed/,
+      /providers\.yaml:9:5: settings\.notify\.webhook_url: must be an http\(s\) URL/,
+      /providers\.yaml:10:\d+: settings\.notify\.events\[1\]: must be one of needs_login, banned, rate_limited, recovered, pool_exhausted, refresh_failed/,
     ],
   },
   {

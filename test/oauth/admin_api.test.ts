@@ -140,7 +140,7 @@ describe('POST /oauth/refresh/:email', () => {
     pool.oauth.revokeRefreshToken('alice@example.com');
     const refused = await admin(pool.svc.url, 'POST', '/oauth/refresh/alice@example.com');
     expect(refused.status).toBe(502);
-    expect(refused.json.error).toMatch(/invalid_grant/);
+    expect(refused.json).toMatchObject({ status: "error", error: "refresh_failed", message: expect.stringMatching(/invalid_grant/) });
     expect(refused.json.account_status).toBe('needs_login');
     expect(refused.text).not.toMatch(/sk-ant-/);
   });
