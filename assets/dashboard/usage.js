@@ -33,8 +33,8 @@ function columns(buckets, from, to, step) {
   const points = [];
   for (let t = from; t < to; t += step) points.push({ t, requests: 0, errors: 0 });
   for (const b of buckets) {
-    const i = Math.floor((b.hour - from) / step);
-    if (i < 0 || i >= points.length) continue;
+    const i = Math.floor((Date.parse(b.hour) - from) / step); // rows give the hour as ISO 8601
+    if (!(i >= 0 && i < points.length)) continue;
     points[i].requests += b.requests;
     points[i].errors += errorSum(b.errors);
   }

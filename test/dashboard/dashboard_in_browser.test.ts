@@ -68,6 +68,9 @@ describe('the dashboard in a browser', () => {
       expect(await page.textContent('#health-reset')).toMatch(
         new RegExp(`^next reset ${new Date(reset * 1000).toISOString().slice(11, 16)} \\(in (1h 59m|2h 0m), alice@example\\.com 5h window\\)$`),
       );
+      // The usage statistics: today's counts in the row and the charts, from /admin/usage.
+      await expect.poll(() => row.locator('td[data-label="Today"]').textContent(), POLL).toBe('1 requests · 15 tokens');
+      expect(await page.textContent('#usage-message')).toBe('');
       await page.screenshot({ path: artifactPath('dashboard.png'), fullPage: true });
 
       await row.getByRole('button', { name: 'Refresh alice@example.com' }).click();
