@@ -27,8 +27,15 @@ it('streams an account event and a finished request, never a token, and stops li
 
   const [added, activity] = parseSse(text).map((e) => e.data as Record<string, unknown>);
   expect(added).toEqual({ type: 'account_added', account: 'alice@example.com', reason: 'logged in', at: expect.any(Number) });
-  expect(Object.keys(activity).sort()).toEqual(['account', 'at', 'ms', 'provider', 'status']);
-  expect(activity).toMatchObject({ provider: 'Claude Code Official', account: 'alice@example.com', status: 200 });
+  expect(Object.keys(activity).sort()).toEqual(['account', 'at', 'model', 'ms', 'provider', 'status', 'tokens', 'ttfb_ms']);
+  // The model and token counts are what the usage tap read from the fake's response.
+  expect(activity).toMatchObject({
+    provider: 'Claude Code Official',
+    account: 'alice@example.com',
+    status: 200,
+    model: 'claude-sonnet-4-5',
+    tokens: { input: 23, output: 3, cache_creation: 0, cache_read: 0 }, // the fake's default: input = body length / 4
+  });
   const record = pool.account('alice@example.com').record;
   expect(text).not.toContain(record.access_token);
   expect(text).not.toContain(record.refresh_token!);
