@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../logging/logger.js';
 import type { ProviderManager } from '../providers/provider-manager.js';
 import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../providers/credentials.js';
-import { errorResponse } from './anthropic-errors.js';
+import { errorResponse } from '../anthropic/errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './network-errors.js';
 import { upstreamTarget } from './request-target.js';

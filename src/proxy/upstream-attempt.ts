@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors, type Dispatcher } from 'undici';
-import { sseErrorEvent } from './anthropic-errors.js';
+import { sseErrorEvent } from '../anthropic/errors.js';
 import { describeNetworkError } from './network-errors.js';
 import type { UsageTap } from '../usage/usage-tap.js';
 

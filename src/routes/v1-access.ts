@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { isLocalHostHeader, isLocalOrigin, isLoopbackAddress, isLoopbackListenHost } from '../access/local-names.js';
-import { anthropicErrorBody, type AnthropicErrorType } from '../proxy/anthropic-errors.js';
+import { anthropicErrorBody, type AnthropicErrorType } from '../anthropic/errors.js';
 import type { Service } from '../service.js';
 import { cliCommand } from '../hints/cli-command.js';
 

@@ -1,6 +1,7 @@
 // The dashboard as a browser's page sees it, over plain HTTP: the page's cookie and CSRF token,
 // and calls to its API with the headers a same-origin fetch sends.
 import { request } from 'undici';
+import { readResult } from './pool.js';
 
 export interface PageVisit {
   status: number;
@@ -42,13 +43,5 @@ export async function dashboardCall(url: string, method: 'GET' | 'POST' | 'DELET
   const origin = opts.origin === undefined ? url : opts.origin;
   if (origin !== null && method !== 'GET') headers.origin = origin;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await request(`${url}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
+  return readResult(await request(`${url}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
 }

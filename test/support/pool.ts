@@ -71,7 +71,7 @@ export async function postMessage(
   return readResult(res);
 }
 
-async function readResult(res: Awaited<ReturnType<typeof request>>): Promise<ApiResult> {
+export async function readResult(res: Awaited<ReturnType<typeof request>>): Promise<ApiResult> {
   const text = await res.body.text();
   let json: any;
   try {
