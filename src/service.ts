@@ -10,6 +10,7 @@ import { OAuthSubsystem } from './oauth/subsystem.js';
 import { ProviderManager } from './providers/provider-manager.js';
 import { Forwarder } from './proxy/forward.js';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
+import { describeRoute, proxyDispatcher, proxyRoute } from './net/outbound-proxy.js';
 import type { TokenStore } from './store/token-store.js';
 import { createTokenStore } from './store/select-store.js';
 import { UsageAccounting } from './usage/usage-accounting.js';
@@ -68,6 +69,8 @@ export class Service {
   /** Every finished /v1 request (the dashboard's live log). */
   readonly activity: ActivityFeed;
   private readonly dispatchers: UpstreamDispatchers;
+  /** settings.proxy as the token client was built with. */
+  private readonly tokenProxy: string | undefined;
   private readonly env: NodeJS.ProcessEnv;
   private readonly overrides: Partial<Pick<Config['settings'], 'host' | 'port'>>;
   private listenUrl = 'http://127.0.0.1:9090';
@@ -83,7 +86,11 @@ export class Service {
     this.storeReason = storeReason;
     this.store = store;
     this.activity = new ActivityFeed((err) => logger.error({ err: (err as Error).message }, 'an activity listener failed'));
+    this.tokenProxy = config.settings.proxy;
+    const tokenRoute = proxyRoute(undefined, config.settings.proxy, this.env);
     this.oauth = new OAuthSubsystem(config.settings.oauth, {
+      tokenDispatcher:
+        tokenRoute.kind === 'direct' ? undefined : proxyDispatcher(tokenRoute, { connectTimeoutMs: config.settings.timeouts.connect_ms, keepAliveTimeout: 10_000 }),
       store,
       log: logger,
       clock: options.clock,
@@ -95,7 +102,7 @@ export class Service {
       config.settings.failure_cooldown,
       (provider) => new OAuthCredentialSource(this.oauth, provider.name),
     );
-    this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms });
+    this.dispatchers = new UpstreamDispatchers({ connectTimeoutMs: config.settings.timeouts.connect_ms, proxy: config.settings.proxy, env: this.env });
     this.forwarder = new Forwarder(this.providers, this.dispatchers, forwardSettings(config), logger);
     this.usage = new UsageAccounting(store, logger, this.activity, options.clock);
     this.notifier = new WebhookNotifier(() => this.config.settings.notify, this.oauth.pool.events, logger, options.clock ?? systemClock);
@@ -128,6 +135,13 @@ export class Service {
 
   get url(): string {
     return this.listenUrl;
+  }
+
+  /** The outbound route of each provider and of the token endpoint, credentials left out (startup output). */
+  outboundRoutes(): string[] {
+    const routes = this.providers.all().map((p) => `${p.name} ${describeRoute(proxyRoute(p.config.proxy, this.config.settings.proxy, this.env))}`);
+    routes.push(`token endpoint ${describeRoute(proxyRoute(undefined, this.tokenProxy, this.env))}`);
+    return routes;
   }
 
   /** Session identity is read from requests only when the scheduler uses it. */
@@ -166,10 +180,12 @@ export class Service {
     for (const k of RESTART_ONLY) (next.settings as Record<string, unknown>)[k] = this.config.settings[k];
     for (const k of STORE_KEYS) (next.settings.oauth as Record<string, unknown>)[k] = this.config.settings.oauth[k];
     next.settings.timeouts = { ...next.settings.timeouts, request_ms: this.config.settings.timeouts.request_ms };
+    // The token client's dispatcher is built once: a changed settings.proxy reaches it at the restart.
+    if (next.settings.proxy !== this.tokenProxy) restartKeys.push('proxy (token endpoint)');
     this.config = next;
     this.logger.level = next.settings.log_level;
     this.providers.update(next.providers, next.settings.failure_cooldown);
-    this.dispatchers.configure({ connectTimeoutMs: next.settings.timeouts.connect_ms });
+    this.dispatchers.configure({ connectTimeoutMs: next.settings.timeouts.connect_ms, proxy: next.settings.proxy, env: this.env });
     this.forwarder.configure(forwardSettings(next));
     this.oauth.configure(next.settings.oauth);
     this.clientKeys.configure(next.settings.client_keys);

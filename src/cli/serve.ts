@@ -147,6 +147,7 @@ function printStartup(service: Service): void {
     `  config:   ${service.configPath}`,
     `  store:    ${service.oauth.pool.store.kind}, ${service.oauth.pool.store.location} (${briefly(service.storeReason)})`,
     `  providers: ${service.providers.all().map((p) => p.name).join(', ')}`,
+    `  outbound: ${service.outboundRoutes().join('; ')}`,
     `  pid:      ${process.pid}; after editing the config, reload it: kill -HUP ${process.pid}   or   curl -X POST ${service.url}/admin/reload`,
   ];
   if (hasOAuth) {

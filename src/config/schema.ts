@@ -19,6 +19,12 @@ export const ANTHROPIC_OAUTH_DEFAULTS = {
   oauth_beta: 'oauth-2025-04-20',
 } as const;
 
+/** An http(s) forward proxy, credentials allowed (http://user:pass@host:3128). */
+const proxyUrl = z.url({
+  protocol: /^https?$/,
+  error: 'must be an http(s) proxy URL such as http://user:pass@host:3128',
+});
+
 const httpUrl = z.url({
   protocol: /^https?$/,
   error: (issue) => (issue.input === undefined ? 'required' : 'must be an http(s) URL'),
@@ -37,6 +43,8 @@ export const providerSchema = z.strictObject({
   /** A secret, "oauth" (auth_token only: the account pool) or "passthrough" (the client's own credential). */
   auth_value: z.string().min(1, 'must not be empty'),
   enabled: z.boolean().default(true),
+  /** Overrides settings.proxy for this provider; "none" connects directly. */
+  proxy: z.union([z.literal('none'), proxyUrl]).optional(),
 });
 
 const logLevel = z
@@ -144,6 +152,8 @@ export const settingsSchema = z.strictObject({
   client_keys: z.array(clientKeySchema).default([]),
   /** Web origins whose pages may call /v1 (with CORS headers); none by default. */
   allowed_origins: z.array(webOrigin).default([]),
+  /** Outbound proxy for upstream and token-endpoint calls; else HTTPS_PROXY/HTTP_PROXY/NO_PROXY. */
+  proxy: proxyUrl.optional(),
   oauth: oauthSettingsSchema.prefault({}),
   notify: notifySettingsSchema.prefault({}),
 });

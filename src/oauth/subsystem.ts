@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import type { OAuthSettings } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { isSharedStore, type TokenStore } from '../store/token-store.js';
@@ -22,6 +23,8 @@ export interface OAuthSubsystemDeps {
   printBanner?: (text: string) => void;
   /** Who may refresh an account; in-process by default. */
   refreshLock?: RefreshLock;
+  /** Token-endpoint and profile calls go through it (the outbound proxy); a direct agent by default. */
+  tokenDispatcher?: Dispatcher;
 }
 
 /**
@@ -48,7 +51,7 @@ export class OAuthSubsystem {
     this.serviceUrl = deps.serviceUrl;
     this.pool = new AccountPool({ store: deps.store, log: deps.log, clock: deps.clock ?? systemClock });
     logPoolEvents(this.pool.events, deps.log);
-    this.tokens = new TokenClient(config);
+    this.tokens = new TokenClient(config, deps.tokenDispatcher);
     this.shared = isSharedStore(deps.store) ? new SharedPool(deps.store, this.pool, deps.log) : null;
     this.refresher = new Refresher(this.pool, this.tokens, config, deps.log, deps.refreshLock ?? this.shared?.refreshLock);
     this.logins = new LoginFlow(this.pool, this.tokens, config, deps);

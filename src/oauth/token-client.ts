@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { OAuthSettings } from '../config/schema.js';
 
 /** What the token endpoint returns (shared/docs/anthropic.md). */
@@ -41,9 +41,11 @@ export function refreshScopes(scopes: readonly string[]): string {
 }
 
 export class TokenClient {
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
-
-  constructor(private settings: OAuthSettings) {}
+  /** dispatcher: the outbound proxy's agent when one is configured. */
+  constructor(
+    private settings: OAuthSettings,
+    private readonly agent: Dispatcher = new Agent({ keepAliveTimeout: 10_000 }),
+  ) {}
 
   configure(settings: OAuthSettings): void {
     this.settings = settings;

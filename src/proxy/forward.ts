@@ -123,7 +123,7 @@ export class Forwarder {
 
         const attempt = new UpstreamAttempt(this.settings.idleTimeoutMs);
         client.attempt = attempt;
-        this.dispatchers.get(provider.origin).dispatch(
+        this.dispatchers.get(provider.origin, provider.config.proxy).dispatch(
           {
             origin: provider.origin,
             path: upstreamTarget(provider.basePath, info.url),

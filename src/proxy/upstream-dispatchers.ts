@@ -1,7 +1,11 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { proxyDispatcher, proxyRoute, routeKey } from '../net/outbound-proxy.js';
 
 export interface DispatcherOptions {
   connectTimeoutMs: number;
+  /** settings.proxy. */
+  proxy?: string;
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -10,10 +14,29 @@ export interface DispatcherOptions {
  */
 export class UpstreamDispatchers {
   private readonly pools = new Map<string, Pool>();
+  /** Proxied routes (by routeKey), each an agent with its own keep-alive pools. */
+  private readonly proxied = new Map<string, Dispatcher>();
+  /** True when neither settings.proxy nor the environment names a proxy: the direct path does no extra work. */
+  private direct: boolean;
 
-  constructor(private options: DispatcherOptions) {}
+  constructor(private options: DispatcherOptions) {
+    this.direct = proxyRoute(undefined, options.proxy, options.env).kind === 'direct';
+  }
 
-  get(origin: string): Pool {
+  /** providerProxy: the provider's own `proxy` key. */
+  get(origin: string, providerProxy?: string): Dispatcher {
+    if (providerProxy !== undefined || !this.direct) {
+      const route = proxyRoute(providerProxy, this.options.proxy, this.options.env);
+      if (route.kind !== 'direct') {
+        const key = routeKey(route);
+        let agent = this.proxied.get(key);
+        if (!agent) {
+          agent = proxyDispatcher(route, { connectTimeoutMs: this.options.connectTimeoutMs, keepAliveTimeout: 30_000 });
+          this.proxied.set(key, agent);
+        }
+        return agent;
+      }
+    }
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
@@ -30,21 +53,25 @@ export class UpstreamDispatchers {
 
   /** Applies new connect settings to pools created from now on (after a reload). */
   configure(options: DispatcherOptions): void {
-    if (options.connectTimeoutMs === this.options.connectTimeoutMs) return;
+    if (options.connectTimeoutMs === this.options.connectTimeoutMs && options.proxy === this.options.proxy) return;
     this.options = options;
-    const old = [...this.pools.values()];
+    this.direct = proxyRoute(undefined, options.proxy, options.env).kind === 'direct';
+    const old = [...this.pools.values(), ...this.proxied.values()];
     this.pools.clear();
+    this.proxied.clear();
     for (const pool of old) void pool.close().catch(() => {});
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => {})));
+    await Promise.all([...this.pools.values(), ...this.proxied.values()].map((p) => p.close().catch(() => {})));
     this.pools.clear();
+    this.proxied.clear();
   }
 
   /** Ends in-flight upstream requests at once (shutdown after the grace period). */
   async destroy(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => {})));
+    await Promise.all([...this.pools.values(), ...this.proxied.values()].map((p) => p.destroy().catch(() => {})));
     this.pools.clear();
+    this.proxied.clear();
   }
 }

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
+import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js';
+import { apiKeyProvider, configWith, startService } from '../support/harness.js';
+
+const PASSWORD = 's3cret-proxy-pass';
+
+async function send(url: string): Promise<string | undefined> {
+  const res = await request(`${url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"model":"m","max_tokens":1,"messages":[]}',
+  });
+  await res.body.dump();
+  expect(res.statusCode).toBe(200);
+  return res.headers['x-balancer-provider'] as string | undefined;
+}
+
+describe('outbound proxy', () => {
+  let upstream: FakeAnthropic;
+  let proxy: ForwardProxy;
+  beforeAll(async () => {
+    upstream = await startFakeAnthropic();
+    proxy = await startForwardProxy();
+  });
+  afterAll(async () => {
+    await upstream.close();
+    await proxy.close();
+  });
+
+  it('settings.proxy carries /v1/messages with Proxy-Authorization from the URL, and the password is never logged', async () => {
+    proxy.seen.length = 0;
+    const proxyUrl = proxy.url.replace('http://', `http://user:${PASSWORD}@`);
+    const svc = await startService({ config: configWith([apiKeyProvider('A', upstream.url)], { proxy: proxyUrl }) });
+    try {
+      expect(await send(svc.url)).toBe('A');
+      const host = new URL(upstream.url).host;
+      expect(proxy.seen).toEqual([{ target: `CONNECT ${host}`, auth: `Basic ${Buffer.from(`user:${PASSWORD}`).toString('base64')}` }]);
+      expect(svc.service.outboundRoutes()[0]).toBe(`A proxy http://***@${new URL(proxy.url).host}`);
+      const health = await request(`${svc.url}/health`);
+      expect(await health.body.text()).not.toContain(PASSWORD);
+      expect(svc.logs.join('\n')).not.toContain(PASSWORD);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it("a provider's proxy: none goes direct although settings.proxy is set", async () => {
+    proxy.seen.length = 0;
+    const svc = await startService({
+      config: configWith([{ ...apiKeyProvider('A', upstream.url), proxy: 'none' }], { proxy: proxy.url }),
+    });
+    try {
+      expect(await send(svc.url)).toBe('A');
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('HTTP_PROXY from the environment is used, and NO_PROXY excludes a host', async () => {
+    proxy.seen.length = 0;
+    const host = new URL(upstream.url).host;
+    const svc = await startService({ config: configWith([apiKeyProvider('A', upstream.url)]), env: { HTTP_PROXY: proxy.url } });
+    try {
+      expect(await send(svc.url)).toBe('A');
+      expect(proxy.seen.map((s) => s.target)).toEqual([`CONNECT ${host}`]);
+    } finally {
+      await svc.close();
+    }
+    proxy.seen.length = 0;
+    const excluded = await startService({
+      config: configWith([apiKeyProvider('A', upstream.url)]),
+      env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' },
+    });
+    try {
+      expect(await send(excluded.url)).toBe('A');
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await excluded.close();
+    }
+  });
+});
