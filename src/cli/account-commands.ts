@@ -35,6 +35,13 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: st
   }
 }
 
+/** An account that cannot refresh has no meaningful countdown: its token will not be renewed. */
+function expiresIn(t: StatusToken, now: number): string {
+  if (t.status === 'needs_login') return 'login needed';
+  if (t.status === 'banned') return '—';
+  return formatDuration(Date.parse(t.expires_at) - now);
+}
+
 /** `claude-code-balancer accounts`: where every account stands. */
 export async function accountsCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {});
@@ -48,7 +55,7 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   const rows = body.tokens.map((t) => [
     t.account_email,
     t.status,
-    formatDuration(Date.parse(t.expires_at) - now),
+    expiresIn(t, now),
     String(t.usage_count),
     t.last_used,
     formatPercent(t.rate_limit?.utilization_5h),

@@ -168,8 +168,9 @@ describe('the accounts table shows where each account stands', () => {
     const result = await runCli(['accounts', '--url', pool.svc.url]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[1]).toMatch(/^alice@example\.com\s+banned\s/);
-    expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s/);
+    // No expiry countdown for accounts that will not be refreshed.
+    expect(lines[1]).toMatch(/^alice@example\.com\s+banned\s+—\s+\d+\s/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s+login needed\s+\d+\s/);
     expect(lines[3]).toMatch(/^carol@example\.com\s+active\s/);
     expect(result.stdout).toContain('1 of 3 accounts can serve.');
     expect(result.stdout).toContain(`bob@example.com needs a new login: ${cliCommand('login --email bob@example.com')}`);
