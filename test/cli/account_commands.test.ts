@@ -106,8 +106,8 @@ describe('account commands of the CLI against the running service', () => {
     const result = await runCli(['accounts', '--url', svc.url]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D$/);
-    expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-$/);
+    expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D\s+RESETS$/);
+    expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-\s+-$/);
     expect(lines[2]).toMatch(/^bob@example\.com\s+active/);
     expect(result.stdout).toContain(`2 of 2 accounts can serve. Dashboard: ${svc.url}/\n`);
     expect(result.stdout).not.toContain('sk-ant-');
