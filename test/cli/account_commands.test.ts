@@ -176,4 +176,15 @@ describe('the accounts table shows where each account stands', () => {
     expect(result.stdout).toContain(`bob@example.com needs a new login: ${cliCommand('login --email bob@example.com')}`);
     expect(result.stdout).toContain(`alice@example.com is banned (${banned}); it is never refreshed.`);
   });
+
+  poolIt('RESETS: when a rate-limited account comes back', async ({ startPool }) => {
+    const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+    const reset = Math.floor(Date.now() / 1000) + 3600;
+    pool.upstream.script({ kind: 'json', status: 429, headers: { 'anthropic-ratelimit-unified-reset': String(reset) } });
+    expect(await pool.servedBy()).toBe('bob@example.com');
+    const result = await runCli(['accounts', '--url', pool.svc.url]);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[1]).toMatch(/^alice@example\.com\s+rate_limited\s.*\sback in (59m|1h 0m)$/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+active\s.*\s-$/);
+  });
 });
