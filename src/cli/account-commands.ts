@@ -13,7 +13,7 @@ interface StatusToken {
   usage_count: number;
   last_used: string;
   last_error: string | null;
-  rate_limit?: { utilization_5h: number | null; utilization_7d: number | null; limited_until: string | null };
+  rate_limit?: { utilization_5h: number | null; utilization_7d: number | null; limited_until: string | null; resets_5h_at?: string | null };
 }
 
 interface StatusBody {
@@ -35,6 +35,21 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: st
   }
 }
 
+/** An account that cannot refresh has no meaningful countdown: its token will not be renewed. */
+function expiresIn(t: StatusToken, now: number): string {
+  if (t.status === 'needs_login') return 'login needed';
+  if (t.status === 'banned') return '—';
+  return formatDuration(Date.parse(t.expires_at) - now);
+}
+
+/** When a limited account comes back, else when its 5h window resets. */
+function resets(t: StatusToken, now: number): string {
+  const back = t.rate_limit?.limited_until;
+  if (back) return `back in ${formatDuration(Date.parse(back) - now)}`;
+  const window = t.rate_limit?.resets_5h_at;
+  return window ? `5h in ${formatDuration(Date.parse(window) - now)}` : '-';
+}
+
 /** `claude-code-balancer accounts`: where every account stands. */
 export async function accountsCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {});
@@ -48,13 +63,14 @@ export async function accountsCommand(argv: string[]): Promise<void> {
   const rows = body.tokens.map((t) => [
     t.account_email,
     t.status,
-    formatDuration(Date.parse(t.expires_at) - now),
+    expiresIn(t, now),
     String(t.usage_count),
     t.last_used,
     formatPercent(t.rate_limit?.utilization_5h),
     formatPercent(t.rate_limit?.utilization_7d),
+    resets(t, now),
   ]);
-  process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D'], rows)}\n`);
+  process.stdout.write(`${table(['EMAIL', 'STATUS', 'EXPIRES IN', 'USES', 'LAST USED', '5H', '7D', 'RESETS'], rows)}\n`);
   process.stdout.write(`${body.healthy_tokens} of ${body.total_tokens} accounts can serve. Dashboard: ${dashboardUrl(target.url)}\n`);
   for (const t of body.tokens) {
     if (t.status === 'needs_login') process.stdout.write(`${t.account_email} needs a new login: ${cliCommand(`login --email ${t.account_email}`)}\n`);

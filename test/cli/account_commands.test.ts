@@ -106,8 +106,8 @@ describe('account commands of the CLI against the running service', () => {
     const result = await runCli(['accounts', '--url', svc.url]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D$/);
-    expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-$/);
+    expect(lines[0]).toMatch(/^EMAIL\s+STATUS\s+EXPIRES IN\s+USES\s+LAST USED\s+5H\s+7D\s+RESETS$/);
+    expect(lines[1]).toMatch(/^alice@example\.com\s+active\s+(7h 59m|8h 0m)\s+0\s+never\s+-\s+-\s+-$/);
     expect(lines[2]).toMatch(/^bob@example\.com\s+active/);
     expect(result.stdout).toContain(`2 of 2 accounts can serve. Dashboard: ${svc.url}/\n`);
     expect(result.stdout).not.toContain('sk-ant-');
@@ -168,11 +168,23 @@ describe('the accounts table shows where each account stands', () => {
     const result = await runCli(['accounts', '--url', pool.svc.url]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[1]).toMatch(/^alice@example\.com\s+banned\s/);
-    expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s/);
+    // No expiry countdown for accounts that will not be refreshed.
+    expect(lines[1]).toMatch(/^alice@example\.com\s+banned\s+—\s+\d+\s/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+needs_login\s+login needed\s+\d+\s/);
     expect(lines[3]).toMatch(/^carol@example\.com\s+active\s/);
     expect(result.stdout).toContain('1 of 3 accounts can serve.');
     expect(result.stdout).toContain(`bob@example.com needs a new login: ${cliCommand('login --email bob@example.com')}`);
     expect(result.stdout).toContain(`alice@example.com is banned (${banned}); it is never refreshed.`);
+  });
+
+  poolIt('RESETS: when a rate-limited account comes back', async ({ startPool }) => {
+    const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
+    const reset = Math.floor(Date.now() / 1000) + 3600;
+    pool.upstream.script({ kind: 'json', status: 429, headers: { 'anthropic-ratelimit-unified-reset': String(reset) } });
+    expect(await pool.servedBy()).toBe('bob@example.com');
+    const result = await runCli(['accounts', '--url', pool.svc.url]);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[1]).toMatch(/^alice@example\.com\s+rate_limited\s.*\sback in (59m|1h 0m)$/);
+    expect(lines[2]).toMatch(/^bob@example\.com\s+active\s.*\s-$/);
   });
 });
