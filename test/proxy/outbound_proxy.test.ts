@@ -3,6 +3,8 @@ import { request } from 'undici';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js';
 import { apiKeyProvider, configWith, startService } from '../support/harness.js';
+import { oauthProvider, oauthSettingsFor, startOAuthFakes } from '../support/oauth-setup.js';
+import { admin } from '../support/pool.js';
 
 const PASSWORD = 's3cret-proxy-pass';
 
@@ -79,6 +81,40 @@ describe('outbound proxy', () => {
       expect(proxy.seen).toEqual([]);
     } finally {
       await excluded.close();
+    }
+  });
+});
+
+describe('outbound proxy for the token endpoint', () => {
+  // The token endpoint's name resolves only at the proxy: a login or refresh that skipped the
+  // proxy would fail its DNS lookup, so a success is proof it went through.
+  const PROXIED_HOST = 'oauth.proxied.test';
+  const viaProxy = (url: string) => url.replace(/^http:\/\/127\.0\.0\.1:/, `http://${PROXIED_HOST}:`);
+
+  it('settings.proxy carries the code exchange, the profile lookup and a refresh', async () => {
+    const proxy = await startForwardProxy({ [PROXIED_HOST]: '127.0.0.1' });
+    const fakes = await startOAuthFakes();
+    const { oauth } = fakes;
+    const settings = oauthSettingsFor(oauth, { token_url: viaProxy(oauth.tokenUrl), profile_url: viaProxy(oauth.profileUrl) });
+    const svc = await startService({
+      config: configWith([oauthProvider(fakes.upstream.url)], { proxy: proxy.url, oauth: settings }),
+    });
+    try {
+      const url = await admin(svc.url, 'GET', '/oauth/generate-url');
+      const code = await oauth.approve(url.json.login_url, 'alice@example.com');
+      const login = await admin(svc.url, 'POST', '/oauth/exchange-code', { body: { code } });
+      expect(login.status).toBe(200);
+      const oauthPort = new URL(oauth.tokenUrl).port;
+      expect(proxy.seen.some((s) => s.target === `CONNECT ${PROXIED_HOST}:${oauthPort}`)).toBe(true);
+
+      const refresh = await admin(svc.url, 'POST', '/oauth/refresh/alice@example.com');
+      expect(refresh.status).toBe(200);
+      expect(oauth.refreshCallsFor('alice@example.com')).toBe(1);
+      expect(proxy.seen.every((s) => s.target.startsWith('CONNECT '))).toBe(true);
+    } finally {
+      await svc.close();
+      await fakes.close();
+      await proxy.close();
     }
   });
 });

@@ -9,7 +9,11 @@ export interface ForwardProxy {
   close(): Promise<void>;
 }
 
-export async function startForwardProxy(): Promise<ForwardProxy> {
+/**
+ * `hosts` maps names only the proxy can resolve (e.g. "oauth.proxied.test") to addresses, so a
+ * call that bypassed the proxy would fail its DNS lookup instead of quietly going direct.
+ */
+export async function startForwardProxy(hosts: Record<string, string> = {}): Promise<ForwardProxy> {
   const seen: ForwardProxy['seen'] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
@@ -26,7 +30,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     seen.push({ target: `CONNECT ${req.url}`, auth: req.headers['proxy-authorization'] });
     sockets.add(client);
     const [host, port] = req.url!.split(':');
-    const up = connect(Number(port), host, () => {
+    const up = connect(Number(port), hosts[host] ?? host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
       up.pipe(client);
