@@ -94,7 +94,7 @@ export async function loginCommand(argv: string[]): Promise<number> {
       if (/pending login|state/i.test(body.message ?? '')) {
         process.stderr.write('Starting a new login.\n');
         login = await newLogin(target, true);
-      } else {
+      } else if (body.error !== 'token_endpoint_unreachable') {
         process.stderr.write('Codes are single-use and expire after 10 minutes: open the URL again for a fresh code.\n');
       }
     }

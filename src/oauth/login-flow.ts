@@ -13,6 +13,9 @@ import { TokenEndpointError, type TokenClient, type TokenResponse } from './toke
 const AUTH_LOGIN_MIN_REMAINING_MS = 3 * 60_000;
 const BANNER_INTERVAL_MS = 60_000;
 
+/** Network errors can quote a proxy URL; its user:password must not reach a response. */
+const withoutUserinfo = (text: string) => text.replace(/\/\/[^\s/@]*@/g, '//');
+
 /** A login or exchange failure with the HTTP status the admin API answers with. */
 export class LoginError extends Error {
   constructor(
@@ -113,6 +116,13 @@ export class LoginFlow {
       if (!(err instanceof TokenEndpointError)) throw err;
       const details = { error: err.error, error_description: err.description };
       if (err.kind === 'rejected') throw new LoginError(400, `The token endpoint refused the code: ${err.message}`, details);
+      // The endpoint never judged the code, so it is still good and the pending login stays open.
+      if (err.status === undefined || err.status >= 500) {
+        const cause = err.status === undefined ? err.description : `HTTP ${err.status}: ${err.description}`;
+        throw new LoginError(502, `could not reach the token endpoint (${withoutUserinfo(cause)}); the code is still good, paste it again`, {
+          error: 'token_endpoint_unreachable',
+        });
+      }
       throw new LoginError(502, `The token endpoint could not be reached or failed: ${err.message}`, details);
     }
   }

@@ -47,7 +47,8 @@ export interface FakeOAuth {
   /** Refresh calls that sent a refresh token an earlier call had already spent (answered 200, or refused as invalid): a provider with reuse detection revokes the grant. */
   refreshTokenReuses(): number;
   accessTokensTtlSeconds: number;
-  failNext(n: number, status: 500 | 429 | 503, opts?: { grant?: 'refresh_token' | 'authorization_code' }): void;
+  /** The next n token calls fail: with that status, or 'reset' = the connection is reset before any answer (nothing processed). */
+  failNext(n: number, status: 500 | 429 | 503 | 'reset', opts?: { grant?: 'refresh_token' | 'authorization_code' }): void;
   revokeAccessTokens(email: string): void;
   revokeRefreshToken(email: string): void;
   currentRefreshToken(email: string): string | undefined;
@@ -100,7 +101,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
   const refreshTokens = new Map<string, RefreshGrant>();
   const latestRefresh = new Map<string, string>(); // email → newest refresh token
   const accessOwner = new Map<string, string>(); // access token → email
-  const failures: Array<{ status: number; grant?: string }> = [];
+  const failures: Array<{ status: number | 'reset'; grant?: string }> = [];
 
   const user = (email: string): FakeUser => {
     let u = users.get(email);
@@ -188,6 +189,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     const f = failures.findIndex((x) => !x.grant || x.grant === call.grant_type);
     if (f >= 0) {
       const { status } = failures.splice(f, 1)[0];
+      if (status === 'reset') return void req.socket.resetAndDestroy();
       return reply(status, status === 429
         ? anthropicError('rate_limit_error', 'Rate limited. Please try again later.')
         : anthropicError('api_error', status === 503 ? 'Service unavailable' : 'Internal server error'));

@@ -219,7 +219,19 @@ describe('POST /oauth/exchange-code', () => {
     pool.oauth.failNext(1, 500, { grant: 'authorization_code' });
     const failed = await exchange(pool, { code: shown });
     expect(failed.status).toBe(502);
-    expect(failed.json.status).toBe('error');
+    expect(failed.json).toMatchObject({
+      status: 'error',
+      error: 'token_endpoint_unreachable',
+      message: 'could not reach the token endpoint (HTTP 500: Internal server error); the code is still good, paste it again',
+    });
+    expect(await pool.status()).toEqual(before);
+
+    pool.oauth.failNext(1, 'reset', { grant: 'authorization_code' });
+    const reset = await exchange(pool, { code: shown });
+    expect(reset.status).toBe(502);
+    expect(reset.json.error).toBe('token_endpoint_unreachable');
+    expect(reset.json.message).toMatch(/^could not reach the token endpoint \(.+\); the code is still good, paste it again$/);
+    expect(reset.json.message).not.toMatch(/sk-ant-|code_verifier/);
     expect(await pool.status()).toEqual(before);
 
     // Nothing was spent: the same code completes the login once the endpoint is back.
@@ -236,7 +248,8 @@ describe('POST /oauth/exchange-code', () => {
     const login = await generateUrl(pool);
     const res = await exchange(pool, { code: `some-code#${login.state}` });
     expect(res.status).toBe(502);
-    expect(res.json.error).toBe('network_error');
+    expect(res.json.error).toBe('token_endpoint_unreachable');
+    expect(res.json.message).toMatch(/^could not reach the token endpoint \(ECONNREFUSED: .+\); the code is still good, paste it again$/);
     expect((await pool.status()).total_tokens).toBe(0);
   });
 });
