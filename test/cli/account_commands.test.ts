@@ -177,6 +177,16 @@ describe('the accounts table shows where each account stands', () => {
     expect(result.stdout).toContain(`alice@example.com is banned (${banned}); it is never refreshed.`);
   });
 
+  poolIt('USES counts client requests served: a 401, a refresh and the retry count once; attempts apart', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['alice@example.com'] });
+    pool.upstream.script({ kind: 'json', status: 401 });
+    expect(await pool.servedBy()).toBe('alice@example.com');
+    expect(pool.upstream.requests).toHaveLength(2);
+    expect(await pool.shown('alice@example.com')).toMatchObject({ usage_count: 1, attempts: 2 });
+    const result = await runCli(['accounts', '--url', pool.svc.url]);
+    expect(result.stdout.trim().split('\n')[1]).toMatch(/^alice@example\.com\s+active\s+\S+( \S+)?\s+1\s+just now\s/);
+  });
+
   poolIt('RESETS: when a rate-limited account comes back', async ({ startPool }) => {
     const pool = await startPool({ oauth: { strategy: 'round_robin' }, accounts: ['alice@example.com', 'bob@example.com'] });
     const reset = Math.floor(Date.now() / 1000) + 3600;

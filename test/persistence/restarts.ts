@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { request } from 'undici';
 import { startServiceProcess, type ServiceProcess } from '../support/cli.js';
 import { configWith } from '../support/harness.js';
@@ -121,5 +121,81 @@ export async function usageSurvivesGracefulRestart(rig: RestartRig): Promise<voi
     expect(status.tokens.find((t) => t.account_email === 'count@example.com')?.usage_count).toBe(3);
   } finally {
     await second.stop();
+  }
+}
+
+/** The unified rate-limit headers of an allowed answer, with both windows' utilization and reset (epoch seconds). */
+function utilizationHeaders(u5: number, reset5: number, u7: number, reset7: number): Record<string, string> {
+  const p = 'anthropic-ratelimit-unified-';
+  return {
+    [`${p}status`]: 'allowed',
+    [`${p}reset`]: String(reset5),
+    [`${p}representative-claim`]: 'five_hour',
+    [`${p}5h-utilization`]: String(u5),
+    [`${p}5h-reset`]: String(reset5),
+    [`${p}7d-utilization`]: String(u7),
+    [`${p}7d-reset`]: String(reset7),
+  };
+}
+
+/** The 5h/7d utilization and reset times the service shows, and the record in the file store. */
+async function utilizationOf(rig: RestartRig, proc: ServiceProcess, email: string) {
+  const status = (await rig.status(proc)) as unknown as { tokens: Array<{ account_email: string; rate_limit: Record<string, unknown> }> };
+  const { utilization_5h, resets_5h_at, utilization_7d, resets_7d_at } = status.tokens.find((t) => t.account_email === email)!.rate_limit;
+  return { utilization_5h, resets_5h_at, utilization_7d, resets_7d_at };
+}
+
+function storedRecord(file: string, email: string): { utilization_5h: unknown; utilization_7d: unknown } {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as { accounts: Array<{ email: string; utilization_5h: unknown; utilization_7d: unknown }> };
+  return data.accounts.find((a) => a.email === email)!;
+}
+
+/**
+ * 5h/7d utilization and reset times are kept with the account across a restart of the process,
+ * and a window that reset while the service was stopped is dropped when it starts again.
+ */
+export async function utilizationSurvivesRestartUntilReset(rig: RestartRig, fakes: OAuthFakes, file: string): Promise<void> {
+  const email = 'util@example.com';
+  const nowS = () => Math.floor(Date.now() / 1000);
+  const reset7 = nowS() + 7 * 24 * 3600;
+  const first = await rig.start();
+  try {
+    await rig.login(first, email);
+    const reset5 = nowS() + 3600;
+    fakes.upstream.onRequest(() => ({ kind: 'json', headers: utilizationHeaders(0.42, reset5, 0.25, reset7) }));
+    expect((await rig.ask(first)).status).toBe(200);
+    expect((await first.stop('SIGTERM')).code).toBe(0);
+    fakes.upstream.reset();
+
+    const second = await rig.start();
+    expect(await utilizationOf(rig, second, email)).toEqual({
+      utilization_5h: 0.42,
+      resets_5h_at: new Date(reset5 * 1000).toISOString(),
+      utilization_7d: 0.25,
+      resets_7d_at: new Date(reset7 * 1000).toISOString(),
+    });
+    // A 5h window that resets while the service is stopped.
+    const soon = nowS() + 2;
+    fakes.upstream.onRequest(() => ({ kind: 'json', headers: utilizationHeaders(0.5, soon, 0.3, reset7) }));
+    expect((await rig.ask(second)).status).toBe(200);
+    expect((await second.stop('SIGTERM')).code).toBe(0);
+    fakes.upstream.reset();
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(soon * 1000), { timeout: 5000, interval: 50 });
+
+    const third = await rig.start();
+    try {
+      expect(await utilizationOf(rig, third, email)).toEqual({
+        utilization_5h: null,
+        resets_5h_at: null,
+        utilization_7d: 0.3,
+        resets_7d_at: new Date(reset7 * 1000).toISOString(),
+      });
+      expect((await rig.ask(third)).status).toBe(200); // its usage write leaves the past window out
+    } finally {
+      await third.stop('SIGTERM');
+    }
+    expect(storedRecord(file, email)).toMatchObject({ utilization_5h: null, utilization_7d: { utilization: 0.3, resets_at: reset7 * 1000 } });
+  } finally {
+    fakes.upstream.reset();
   }
 }
