@@ -10,7 +10,7 @@ import type { TokenStore } from '../../src/store/token-store.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { apiKeyProvider, configWith, startService, type RunningService } from '../support/harness.js';
 import { admin, fakeClock, MINUTE, postMessage } from '../support/pool.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { redisStoreSettings, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const encryption_key = randomBytes(32).toString('base64');
 
@@ -36,14 +36,7 @@ describe('client keys shared through Redis', { timeout: 30_000 }, () => {
   });
 
   const openStore = async () => {
-    const { store } = await openRedisStore({
-      redis_url: redis.url,
-      redis_prefix: prefix,
-      encryption_key,
-      allow_plaintext_redis: false,
-      redis_lock_ttl_ms: 5000,
-      token_timeout_ms: 5000,
-    });
+    const { store } = await openRedisStore(redisStoreSettings(redis, prefix, encryption_key));
     return store;
   };
   async function instance(clock?: ReturnType<typeof fakeClock>): Promise<RunningService> {
