@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PASSTHROUGH_WITH_KEYS, type Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from '../oauth/clock.js';
-import { StoreError, type TokenStore } from '../store/token-store.js';
+import { isSharedStore, StoreError, type TokenStore } from '../store/token-store.js';
 import { cliCommand } from '../hints/cli-command.js';
 
 /** The token store document that holds the keys created at run time. */
@@ -22,6 +22,7 @@ const storedKeySchema = z.object({
   last_used_at: z.number().nullable(),
 });
 const documentSchema = z.object({ keys: z.array(storedKeySchema) });
+type StoredKey = z.infer<typeof storedKeySchema>;
 
 export type ClientKeySource = 'config' | 'created';
 
@@ -65,8 +66,9 @@ export class ClientKeys {
   private configured: Entry[] = [];
   private created: Entry[] = [];
   private lastUseTimer: unknown;
-  /** Writes of the document, one after the other; each writes the state at its start. */
+  /** Reads and writes of the document, one after the other. */
   private writes: Promise<void> = Promise.resolve();
+  private offRemote: (() => void) | undefined;
 
   private constructor(
     private readonly store: TokenStore,
@@ -81,25 +83,45 @@ export class ClientKeys {
     opts: { clock?: Clock; log?: Pick<Logger, 'warn'> } = {},
   ): Promise<ClientKeys> {
     const keys = new ClientKeys(store, opts.clock ?? systemClock, opts.log);
-    const stored = await store.loadDocument(CLIENT_KEYS_DOCUMENT);
-    if (stored !== undefined) {
-      const parsed = documentSchema.safeParse(stored);
-      if (!parsed.success) {
-        throw new StoreError(
-          'corrupt',
-          `the client keys in ${store.location} are corrupt (${parsed.error.issues[0]?.message}); they were left as they are. Fix or remove them and restart.`,
-        );
-      }
-      keys.created = parsed.data.keys.map((k) => ({
-        name: k.name,
-        source: 'created',
-        digest: Buffer.from(k.sha256, 'hex'),
-        createdAt: k.created_at,
-        lastUsedAt: k.last_used_at,
-      }));
-    }
+    keys.adopt(keys.parse(await store.loadDocument(CLIENT_KEYS_DOCUMENT)));
     keys.configure(configKeys);
+    // Another instance created or removed a key: it counts here at once, not after a restart.
+    if (isSharedStore(store)) {
+      keys.offRemote = store.onRemoteChange((change) => {
+        if (change.type === 'document' && change.name === CLIENT_KEYS_DOCUMENT) void keys.reload();
+      });
+    }
     return keys;
+  }
+
+  private parse(stored: unknown): StoredKey[] {
+    if (stored === undefined) return [];
+    const parsed = documentSchema.safeParse(stored);
+    if (!parsed.success) {
+      throw new StoreError(
+        'corrupt',
+        `the client keys in ${this.store.location} are corrupt (${parsed.error.issues[0]?.message}); they were left as they are. Fix or remove them and restart.`,
+      );
+    }
+    return parsed.data.keys;
+  }
+
+  /** The stored keys become the created ones; a later last use seen here is kept. */
+  private adopt(stored: StoredKey[]): void {
+    const usedHere = new Map(this.created.map((e) => [e.name, e.lastUsedAt]));
+    this.created = stored.map((k) => ({
+      name: k.name,
+      source: 'created',
+      digest: Buffer.from(k.sha256, 'hex'),
+      createdAt: k.created_at,
+      lastUsedAt: latest(k.last_used_at, usedHere.get(k.name) ?? null),
+    }));
+  }
+
+  private reload(): Promise<void> {
+    const run = this.writes.then(async () => this.adopt(this.parse(await this.store.loadDocument(CLIENT_KEYS_DOCUMENT))));
+    this.writes = run.catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not re-read the client keys'));
+    return this.writes;
   }
 
   /** Takes the keys of a (re)loaded config; their last-use times carry over by name. */
@@ -170,60 +192,61 @@ export class ClientKeys {
       throw new ClientKeyError(409, `providers[${passthrough}] "${config.providers[passthrough].name}" uses passthrough: ${PASSTHROUGH_WITH_KEYS}.`);
     }
     const key = newClientKey();
-    const entry: Entry = { name, source: 'created', digest: sha256(key), createdAt: this.clock.now(), lastUsedAt: null };
-    this.created.push(entry);
-    try {
-      await this.write();
-    } catch (err) {
-      this.created = this.created.filter((e) => e !== entry);
-      throw err;
-    }
-    return { name, key, created_at: new Date(entry.createdAt!).toISOString() };
+    const createdAt = this.clock.now();
+    await this.write((stored) => {
+      if (stored.some((k) => k.name === name)) throw new ClientKeyError(409, `A key named "${name}" exists; remove it first (${cliCommand(`keys remove ${name}`)}) or choose another name.`);
+      return [...stored, { name, sha256: sha256(key).toString('hex'), created_at: createdAt, last_used_at: null }];
+    });
+    return { name, key, created_at: new Date(createdAt).toISOString() };
   }
 
   async remove(name: string): Promise<void> {
     if (this.configured.some((e) => e.name === name)) {
       throw new ClientKeyError(409, `The key "${name}" is set in settings.client_keys: remove it there and reload.`);
     }
-    const entry = this.created.find((e) => e.name === name);
-    if (!entry) throw new ClientKeyError(404, `No key named "${name}".`);
-    this.created = this.created.filter((e) => e !== entry);
-    try {
-      await this.write();
-    } catch (err) {
-      this.created.push(entry);
-      throw err;
-    }
+    await this.write((stored) => {
+      if (!stored.some((k) => k.name === name)) throw new ClientKeyError(404, `No key named "${name}".`);
+      return stored.filter((k) => k.name !== name);
+    });
   }
 
   /** At shutdown: writes pending last-use times. */
   async close(): Promise<void> {
+    this.offRemote?.();
     if (this.lastUseTimer === undefined) return this.writes;
     this.clock.clearTimeout(this.lastUseTimer);
     this.lastUseTimer = undefined;
-    await this.write().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
+    await this.writeLastUse().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
   }
 
   private scheduleLastUseWrite(): void {
     if (this.lastUseTimer !== undefined) return;
     this.lastUseTimer = this.clock.setTimeout(() => {
       this.lastUseTimer = undefined;
-      this.write().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
+      this.writeLastUse().catch((err: unknown) => this.log?.warn({ err: (err as Error).message }, 'could not store the last use of client keys'));
     }, LAST_USE_WRITE_INTERVAL_MS);
   }
 
-  private write(): Promise<void> {
-    const run = this.writes.then(() =>
-      this.store.saveDocument(CLIENT_KEYS_DOCUMENT, {
-        keys: this.created.map((e) => ({
-          name: e.name,
-          sha256: e.digest.toString('hex'),
-          created_at: e.createdAt,
-          last_used_at: e.lastUsedAt,
-        })),
-      }),
-    );
+  /** Only the times of keys still stored: a key removed elsewhere is not put back, one added is not dropped. */
+  private writeLastUse(): Promise<void> {
+    const usedHere = new Map(this.created.map((e) => [e.name, e.lastUsedAt]));
+    return this.write((stored) => stored.map((k) => ({ ...k, last_used_at: latest(k.last_used_at, usedHere.get(k.name) ?? null) })));
+  }
+
+  /** Applies `change` to the document as stored now (atomically where the store can), then adopts the result. */
+  private write(change: (stored: StoredKey[]) => StoredKey[]): Promise<void> {
+    const update = (current: unknown) => ({ keys: change(this.parse(current)) });
+    const run = this.writes.then(async () => {
+      let written: unknown;
+      if (this.store.updateDocument) written = await this.store.updateDocument(CLIENT_KEYS_DOCUMENT, update);
+      else await this.store.saveDocument(CLIENT_KEYS_DOCUMENT, (written = update(await this.store.loadDocument(CLIENT_KEYS_DOCUMENT))));
+      this.adopt((written as { keys: StoredKey[] }).keys);
+    });
     this.writes = run.catch(() => undefined);
     return run;
   }
+}
+
+function latest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }

@@ -25,6 +25,11 @@ export interface TokenStore {
   loadDocument(name: string): Promise<unknown>;
   /** Replaces a named document with a JSON-serializable value; durable when the promise resolves. */
   saveDocument(name: string, value: unknown): Promise<void>;
+  /**
+   * Read-modify-write of a named document that no other writer can interleave with (a shared
+   * store retries on a concurrent write); returns the value written. Absent: load then save.
+   */
+  updateDocument?(name: string, update: (current: unknown) => unknown): Promise<unknown>;
   /** For /health: 'connected' / 'disconnected' for Redis (served from memory meanwhile); absent: always ok. */
   readonly state?: string;
   /** After the last write: lets go of what the store holds (its single-writer lock, connections). */
@@ -41,7 +46,9 @@ export type RemoteChange =
   | { type: 'upsert'; record: AccountRecord }
   | { type: 'removed'; email: string }
   | { type: 'bench'; email: string; until: number; reason: string }
-  | { type: 'pin'; session: string; email: string };
+  | { type: 'pin'; session: string; email: string }
+  /** A named document was replaced on another instance (or may have been, while cut off). */
+  | { type: 'document'; name: string };
 
 /**
  * A store several instances share (Redis). Besides the records it carries what the pool must

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisStore } from '../../src/store/redis/open-redis-store.js';
 import type { RedisTokenStore, RemoteAccountChange } from '../../src/store/redis/redis-store.js';
 import { StoreError } from '../../src/store/token-store.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { redisStoreSettings, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { account } from '../store/accounts.js';
 
 const encryption_key = randomBytes(32).toString('base64');
@@ -13,15 +13,7 @@ describe('RedisTokenStore (real redis-server)', () => {
   let prefix: string;
   const opened: RedisTokenStore[] = [];
   const open = async (overrides: Record<string, unknown> = {}) => {
-    const { store } = await openRedisStore({
-      redis_url: redis.url,
-      redis_prefix: prefix,
-      encryption_key,
-      allow_plaintext_redis: false,
-      redis_lock_ttl_ms: 5000,
-      token_timeout_ms: 5000,
-      ...overrides,
-    });
+    const { store } = await openRedisStore({ ...redisStoreSettings(redis, prefix, encryption_key), ...overrides });
     opened.push(store);
     return store;
   };

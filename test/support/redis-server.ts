@@ -98,3 +98,15 @@ export async function startRedisServer(opts: { password?: string } = {}): Promis
     },
   };
 }
+
+/** The settings.oauth part openRedisStore needs, for a store on `redis` under `prefix`. */
+export function redisStoreSettings(redis: RedisServer, prefix: string, encryptionKey: string) {
+  return {
+    redis_url: redis.url,
+    redis_prefix: prefix,
+    encryption_key: encryptionKey,
+    allow_plaintext_redis: false,
+    redis_lock_ttl_ms: 5000,
+    token_timeout_ms: 5000,
+  };
+}

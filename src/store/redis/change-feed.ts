@@ -6,7 +6,9 @@ export type StoreChange =
   | { kind: 'removed'; key: string }
   | { kind: 'lock_free'; key: string }
   | { kind: 'bench'; key: string }
-  | { kind: 'pin'; key: string; session: string };
+  | { kind: 'pin'; key: string; session: string }
+  /** A named document was replaced; key is its name. */
+  | { kind: 'document'; key: string };
 
 type Listener = (change: StoreChange) => void;
 

@@ -4,6 +4,13 @@ import type { RedisConnection } from './redis-connection.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { TokenCipher } from './token-cipher.js';
 
+/** Writes ARGV[2] to KEYS[1] only if it still holds ARGV[1] ('' for absent). */
+const SET_IF_UNCHANGED = `
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`;
+const DOCUMENT_CAS_ATTEMPTS = 8;
+
 /** A rate-limit bench as instances share it: the account is not used before `until` (epoch ms). */
 export interface SharedBench {
   until: number;
@@ -91,13 +98,7 @@ export class RedisSharedState {
     assertDocumentName(name);
     const key = this.keys.document(name);
     const sealed = await this.client.get(key);
-    if (sealed === null) return undefined;
-    try {
-      return JSON.parse(this.cipher.open(sealed, key));
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError('corrupt', `Redis key ${key} does not hold a JSON document`);
-    }
+    return sealed === null ? undefined : this.open(sealed, key);
   }
 
   async saveDocument(name: string, value: unknown): Promise<void> {
@@ -107,6 +108,41 @@ export class RedisSharedState {
       await this.client.set(key, this.cipher.seal(JSON.stringify(value), key));
     } catch (err) {
       throw new StoreError('write_failed', `could not write ${key} to Redis: ${(err as Error).message}`);
+    }
+    await this.feed.publish({ kind: 'document', key: name });
+  }
+
+  /**
+   * Compare-and-set on the sealed text read (a script, not WATCH: WATCH is per connection and the
+   * client is shared, so another caller's EXEC would silently drop it). Retried when another
+   * instance wrote in between.
+   */
+  async updateDocument(name: string, update: (current: unknown) => unknown): Promise<unknown> {
+    assertDocumentName(name);
+    const key = this.keys.document(name);
+    for (let attempt = 0; attempt < DOCUMENT_CAS_ATTEMPTS; attempt++) {
+      const sealed = await this.client.get(key);
+      const value = update(sealed === null ? undefined : this.open(sealed, key));
+      let written: unknown;
+      try {
+        written = await this.client.eval(SET_IF_UNCHANGED, 1, key, sealed ?? '', this.cipher.seal(JSON.stringify(value), key));
+      } catch (err) {
+        throw new StoreError('write_failed', `could not write ${key} to Redis: ${(err as Error).message}`);
+      }
+      if (written === 1) {
+        await this.feed.publish({ kind: 'document', key: name });
+        return value;
+      }
+    }
+    throw new StoreError('write_failed', `could not write ${key} to Redis: it kept changing under ${DOCUMENT_CAS_ATTEMPTS} attempts`);
+  }
+
+  private open(sealed: string, key: string): unknown {
+    try {
+      return JSON.parse(this.cipher.open(sealed, key));
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError('corrupt', `Redis key ${key} does not hold a JSON document`);
     }
   }
 }

@@ -71,6 +71,8 @@ export class RedisTokenStore implements SharedTokenStore {
   readonly shared: RedisSharedState;
   private readonly known = new Map<string, Known>();
   private readonly listeners = new Set<(change: RemoteAccountChange) => void>();
+  /** Names of the documents read or written here, re-announced after a reconnect. */
+  private readonly documents = new Set<string>();
 
   private constructor(private readonly opts: RedisTokenStoreOptions) {
     this.keys = new RedisKeys(opts.prefix);
@@ -203,11 +205,17 @@ export class RedisTokenStore implements SharedTokenStore {
   }
 
   async loadDocument(name: string): Promise<unknown> {
-    return this.shared.loadDocument(name);
+    const value = await this.shared.loadDocument(name);
+    this.documents.add(name);
+    return value;
   }
 
   async saveDocument(name: string, value: unknown): Promise<void> {
     await this.shared.saveDocument(name, value);
+  }
+
+  updateDocument(name: string, update: (current: unknown) => unknown): Promise<unknown> {
+    return this.shared.updateDocument(name, update);
   }
 
   async close(): Promise<void> {
@@ -246,6 +254,10 @@ export class RedisTokenStore implements SharedTokenStore {
       if (bench) this.deliver({ type: 'bench', email: change.key, ...bench });
       return;
     }
+    if (change.kind === 'document') {
+      this.deliver({ type: 'document', name: change.key });
+      return;
+    }
     if (change.kind === 'pin') {
       this.deliver({ type: 'pin', session: change.session, email: change.key });
       return;
@@ -273,6 +285,8 @@ export class RedisTokenStore implements SharedTokenStore {
         this.deliver({ type: 'upsert', record });
       }
       for (const bench of await this.loadBenches()) this.deliver({ type: 'bench', ...bench });
+      // A document replaced while cut off sent a message this instance missed: its owner re-reads.
+      for (const name of this.documents) this.deliver({ type: 'document', name });
       for (const [key, record] of missing) {
         this.known.delete(key);
         if (await this.opts.connection.client.exists(this.keys.removed(key))) {
