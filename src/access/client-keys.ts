@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PASSTHROUGH_WITH_KEYS, type Config } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { systemClock, type Clock } from '../oauth/clock.js';
-import { isSharedStore, StoreError, type TokenStore } from '../store/token-store.js';
+import { isSharedStore, StoreError, updateDocument, type TokenStore } from '../store/token-store.js';
 import { cliCommand } from '../hints/cli-command.js';
 
 /** The token store document that holds the keys created at run time. */
@@ -237,10 +237,8 @@ export class ClientKeys {
   private write(change: (stored: StoredKey[]) => StoredKey[]): Promise<void> {
     const update = (current: unknown) => ({ keys: change(this.parse(current)) });
     const run = this.writes.then(async () => {
-      let written: unknown;
-      if (this.store.updateDocument) written = await this.store.updateDocument(CLIENT_KEYS_DOCUMENT, update);
-      else await this.store.saveDocument(CLIENT_KEYS_DOCUMENT, (written = update(await this.store.loadDocument(CLIENT_KEYS_DOCUMENT))));
-      this.adopt((written as { keys: StoredKey[] }).keys);
+      const written = (await updateDocument(this.store, CLIENT_KEYS_DOCUMENT, update)) as { keys: StoredKey[] };
+      this.adopt(written.keys);
     });
     this.writes = run.catch(() => undefined);
     return run;

@@ -38,12 +38,6 @@ export function describeRoute(route: ProxyRoute): string {
   return `environment: ${parts.join(', ')}`;
 }
 
-export function routeKey(route: ProxyRoute): string {
-  if (route.kind === 'direct') return 'direct';
-  if (route.kind === 'url') return `url ${route.url}`;
-  return `env ${route.httpProxy ?? ''} ${route.httpsProxy ?? ''} ${route.noProxy ?? ''}`;
-}
-
 /**
  * A keep-alive dispatcher for a proxied route (both agents keep a pool per origin; credentials in
  * the URL become Proxy-Authorization). Not for 'direct', which keeps its own pools.

@@ -1,5 +1,5 @@
 import { Pool, type Dispatcher } from 'undici';
-import { proxyDispatcher, proxyRoute, routeKey } from '../net/outbound-proxy.js';
+import { proxyDispatcher, proxyRoute } from '../net/outbound-proxy.js';
 
 export interface DispatcherOptions {
   connectTimeoutMs: number;
@@ -14,8 +14,11 @@ export interface DispatcherOptions {
  */
 export class UpstreamDispatchers {
   private readonly pools = new Map<string, Pool>();
-  /** Proxied routes (by routeKey), each an agent with its own keep-alive pools. */
-  private readonly proxied = new Map<string, Dispatcher>();
+  /**
+   * The proxy agent per value of a provider's `proxy` key (undefined: settings.proxy or the
+   * environment), worked out once; null where that route is direct.
+   */
+  private readonly proxied = new Map<string | undefined, Dispatcher | null>();
   /** True when neither settings.proxy nor the environment names a proxy: the direct path does no extra work. */
   private direct: boolean;
 
@@ -26,16 +29,13 @@ export class UpstreamDispatchers {
   /** providerProxy: the provider's own `proxy` key. */
   get(origin: string, providerProxy?: string): Dispatcher {
     if (providerProxy !== undefined || !this.direct) {
-      const route = proxyRoute(providerProxy, this.options.proxy, this.options.env);
-      if (route.kind !== 'direct') {
-        const key = routeKey(route);
-        let agent = this.proxied.get(key);
-        if (!agent) {
-          agent = proxyDispatcher(route, { connectTimeoutMs: this.options.connectTimeoutMs, keepAliveTimeout: 30_000 });
-          this.proxied.set(key, agent);
-        }
-        return agent;
+      let agent = this.proxied.get(providerProxy);
+      if (agent === undefined) {
+        const route = proxyRoute(providerProxy, this.options.proxy, this.options.env);
+        agent = route.kind === 'direct' ? null : proxyDispatcher(route, { connectTimeoutMs: this.options.connectTimeoutMs, keepAliveTimeout: 30_000 });
+        this.proxied.set(providerProxy, agent);
       }
+      if (agent) return agent;
     }
     let pool = this.pools.get(origin);
     if (!pool) {
@@ -56,22 +56,26 @@ export class UpstreamDispatchers {
     if (options.connectTimeoutMs === this.options.connectTimeoutMs && options.proxy === this.options.proxy) return;
     this.options = options;
     this.direct = proxyRoute(undefined, options.proxy, options.env).kind === 'direct';
-    const old = [...this.pools.values(), ...this.proxied.values()];
+    const old = this.all();
     this.pools.clear();
     this.proxied.clear();
     for (const pool of old) void pool.close().catch(() => {});
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values(), ...this.proxied.values()].map((p) => p.close().catch(() => {})));
+    await Promise.all(this.all().map((p) => p.close().catch(() => {})));
     this.pools.clear();
     this.proxied.clear();
   }
 
   /** Ends in-flight upstream requests at once (shutdown after the grace period). */
   async destroy(): Promise<void> {
-    await Promise.all([...this.pools.values(), ...this.proxied.values()].map((p) => p.destroy().catch(() => {})));
+    await Promise.all(this.all().map((p) => p.destroy().catch(() => {})));
     this.pools.clear();
     this.proxied.clear();
+  }
+
+  private all(): Dispatcher[] {
+    return [...this.pools.values(), ...[...this.proxied.values()].filter((d): d is Dispatcher => d !== null)];
   }
 }

@@ -41,6 +41,14 @@ export function assertDocumentName(name: string): void {
   if (!/^[a-z0-9_]{1,64}$/.test(name)) throw new Error(`invalid store document name ${JSON.stringify(name)}`);
 }
 
+/** A read-modify-write of a named document: atomic where the store offers it, else load then save (single-writer stores). */
+export async function updateDocument(store: TokenStore, name: string, update: (current: unknown) => unknown): Promise<unknown> {
+  if (store.updateDocument) return store.updateDocument(name, update);
+  const value = update(await store.loadDocument(name));
+  await store.saveDocument(name, value);
+  return value;
+}
+
 /** An account change another instance made, as a shared store hands it over. */
 export type RemoteChange =
   | { type: 'upsert'; record: AccountRecord }

@@ -4,18 +4,14 @@ import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.
 import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy.js';
 import { apiKeyProvider, configWith, startService } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes } from '../support/oauth-setup.js';
-import { admin } from '../support/pool.js';
+import { admin, postMessage } from '../support/pool.js';
 
 const PASSWORD = 's3cret-proxy-pass';
 
+/** One message through the service; the provider that served it. */
 async function send(url: string): Promise<string | undefined> {
-  const res = await request(`${url}/v1/messages`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: '{"model":"m","max_tokens":1,"messages":[]}',
-  });
-  await res.body.dump();
-  expect(res.statusCode).toBe(200);
+  const res = await postMessage(url);
+  expect(res.status).toBe(200);
   return res.headers['x-balancer-provider'] as string | undefined;
 }
 
