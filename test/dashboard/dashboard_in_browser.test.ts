@@ -15,6 +15,14 @@ const POLL = { timeout: 15_000, interval: 50 };
 
 afterAll(closeBrowser);
 
+/** How the page (locale en-GB, time zone UTC) shows a reset time: HH:MM today, else with the weekday. */
+function resetClock(resetSeconds: number): string {
+  const at = new Date(resetSeconds * 1000);
+  const time = at.toISOString().slice(11, 16);
+  if (at.toISOString().slice(0, 10) === new Date().toISOString().slice(0, 10)) return time;
+  return `${at.toLocaleDateString('en-GB', { weekday: 'short', timeZone: 'UTC' })} ${time}`;
+}
+
 describe('the dashboard in a browser', () => {
   it('logs in an account from the page, shows its state and 5h window, refreshes and logs it out', { timeout: 90_000 }, async ({ startPool }) => {
     const pool = await startPool();
@@ -65,9 +73,12 @@ describe('the dashboard in a browser', () => {
       await expect.poll(() => row.locator('td[data-label="5 h window"] meter').getAttribute('value'), POLL).toBe('0.42');
       expect(await row.locator('td[data-label="5 h window"] .window-text').textContent()).toMatch(/^42% · resets in (1h 59m|2h 0m)$/);
       expect(await row.locator('td[data-label="7 d window"] meter').getAttribute('value')).toBe('0.1');
-      expect(await page.textContent('#health-reset')).toMatch(
-        new RegExp(`^next reset ${new Date(reset * 1000).toISOString().slice(11, 16)} \\(in (1h 59m|2h 0m), alice@example\\.com 5h window\\)$`),
-      );
+      // The page names the weekday when the reset is not today (in its UTC time zone): after 22:00 UTC it is tomorrow.
+      const before = resetClock(reset);
+      const shown = await page.textContent('#health-reset');
+      const after = resetClock(reset);
+      const clocks = [...new Set([before, after])].join('|');
+      expect(shown).toMatch(new RegExp(`^next reset (${clocks}) \\(in (1h 59m|2h 0m), alice@example\\.com 5h window\\)$`));
       // The usage statistics: today's counts in the row and the charts, from /admin/usage.
       await expect.poll(() => row.locator('td[data-label="Today"]').textContent(), POLL).toBe('1 requests · 15 tokens');
       expect(await page.textContent('#usage-message')).toBe('');
