@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.js';
 import type { Clock } from '../oauth/clock.js';
-import type { TokenStore } from '../store/token-store.js';
+import { updateDocument, type TokenStore } from '../store/token-store.js';
 import {
   countRequest,
   groupBuckets,
@@ -72,8 +72,9 @@ type UsageDocument = z.infer<typeof documentSchema>;
  * Redis), at most once per USAGE_WRITE_INTERVAL_MS and at close.
  *
  * What is persisted is added, not replaced: a write reads the document, adds what this process
- * counted since its last write and saves the sum. Instances sharing a Redis store so count into
- * one document (two writes racing within the same moment can still lose one side's 30 s).
+ * counted since its last write and saves the sum, as one read-modify-write of the store (a
+ * compare-and-set on Redis), so instances sharing a store count into one document and two writes
+ * racing never lose either side's counts.
  */
 export class UsageStore {
   /** As of the last load or write. */
@@ -157,15 +158,20 @@ export class UsageStore {
     this.pending = new Map();
     this.pendingCounters = new Map();
     try {
-      const doc = await this.read();
-      const buckets = new Map<string, UsageBucket>();
-      mergeBuckets(buckets, doc.buckets);
-      mergeBuckets(buckets, pending.values());
-      pruneBuckets(buckets, this.clock.now());
-      const counters = new Map(Object.entries(doc.counters));
-      addCounters(counters, pending.values(), pendingCounters);
-      const next: UsageDocument = { version: 1, buckets: [...buckets.values()], counters: Object.fromEntries(counters) };
-      await this.store.saveDocument(USAGE_DOCUMENT, next);
+      let buckets = new Map<string, UsageBucket>();
+      let counters = new Map<string, number>();
+      // Run again on each retry of a shared store's compare-and-set, so it builds from scratch.
+      const addPending = (current: unknown): UsageDocument => {
+        const doc = this.parse(current);
+        buckets = new Map();
+        mergeBuckets(buckets, doc.buckets);
+        mergeBuckets(buckets, pending.values());
+        pruneBuckets(buckets, this.clock.now());
+        counters = new Map(Object.entries(doc.counters));
+        addCounters(counters, pending.values(), pendingCounters);
+        return { version: 1, buckets: [...buckets.values()], counters: Object.fromEntries(counters) };
+      };
+      await updateDocument(this.store, USAGE_DOCUMENT, addPending);
       this.base = buckets;
       this.baseCounters = counters;
     } catch (err) {
@@ -179,7 +185,10 @@ export class UsageStore {
   }
 
   private async read(): Promise<UsageDocument> {
-    const raw = await this.store.loadDocument(USAGE_DOCUMENT);
+    return this.parse(await this.store.loadDocument(USAGE_DOCUMENT));
+  }
+
+  private parse(raw: unknown): UsageDocument {
     if (raw === undefined) return { version: 1, buckets: [], counters: {} };
     const parsed = documentSchema.safeParse(raw);
     if (parsed.success) return parsed.data as UsageDocument;
