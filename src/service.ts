@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import { systemClock, type Clock } from './oauth/clock.js';
 import { OAuthCredentialSource } from './oauth/oauth-credentials.js';
 import { OAuthSubsystem } from './oauth/subsystem.js';
+import { TOKEN_KEEP_ALIVE_MS } from './oauth/token-client.js';
 import { ProviderManager } from './providers/provider-manager.js';
 import { Forwarder } from './proxy/forward.js';
 import { UpstreamDispatchers } from './proxy/upstream-dispatchers.js';
@@ -90,7 +91,7 @@ export class Service {
     const tokenRoute = proxyRoute(undefined, config.settings.proxy, this.env);
     this.oauth = new OAuthSubsystem(config.settings.oauth, {
       tokenDispatcher:
-        tokenRoute.kind === 'direct' ? undefined : proxyDispatcher(tokenRoute, { connectTimeoutMs: config.settings.timeouts.connect_ms, keepAliveTimeout: 10_000 }),
+        tokenRoute.kind === 'direct' ? undefined : proxyDispatcher(tokenRoute, { connectTimeoutMs: config.settings.timeouts.connect_ms, keepAliveTimeout: TOKEN_KEEP_ALIVE_MS }),
       store,
       log: logger,
       clock: options.clock,

@@ -40,11 +40,14 @@ export function refreshScopes(scopes: readonly string[]): string {
   return scopes.filter((s) => s !== 'org:create_api_key').join(' ');
 }
 
+/** Token calls are minutes apart: a short keep-alive spares the handshake of a login's exchange + profile pair. */
+export const TOKEN_KEEP_ALIVE_MS = 10_000;
+
 export class TokenClient {
   /** dispatcher: the outbound proxy's agent when one is configured. */
   constructor(
     private settings: OAuthSettings,
-    private readonly agent: Dispatcher = new Agent({ keepAliveTimeout: 10_000 }),
+    private readonly agent: Dispatcher = new Agent({ keepAliveTimeout: TOKEN_KEEP_ALIVE_MS }),
   ) {}
 
   configure(settings: OAuthSettings): void {
