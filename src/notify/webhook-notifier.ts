@@ -68,7 +68,8 @@ export class WebhookNotifier {
   private onEvent(event: PoolEvent): void {
     if (event.type === 'recovered' || event.type === 'account_added' || event.type === 'refreshed') this.exhaustedSent = false;
     const { webhook_url: url, events } = this.settings();
-    if (!isNotifyEvent(event.type) || this.closed) return;
+    // The instance that saw it sends it: with several on one Redis, one alert per event.
+    if (!isNotifyEvent(event.type) || this.closed || event.remote) return;
     if (events && !events.includes(event.type)) return;
     if (event.type === 'pool_exhausted') {
       if (this.exhaustedSent) return;

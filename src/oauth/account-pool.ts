@@ -91,7 +91,7 @@ export class AccountPool {
    */
   adopt(record: AccountRecord): Account {
     const existing = this.get(record.email);
-    if (!existing) return this.insert(record, 'added on another instance');
+    if (!existing) return this.insert(record, 'added on another instance', this.nextSeq++, { remote: true });
     const before = existing.record;
     existing.record = record;
     if (before.access_token !== record.access_token || before.refresh_token !== record.refresh_token) {
@@ -105,16 +105,21 @@ export class AccountPool {
 
   /** Removed on another instance: out of this pool too, nothing is written. */
   forget(email: string): boolean {
-    return this.takeOut(email, 'removed on another instance') !== undefined;
+    return this.takeOut(email, 'removed on another instance', { remote: true }) !== undefined;
   }
 
-  private takeOut(email: string, reason: string): Account | undefined {
+  /** Another instance's rate-limit bench: the same as seeing the limit here, but not announced again. */
+  adoptBench(account: Account, until: number): void {
+    this.rateLimited(account, until, undefined, { remote: true });
+  }
+
+  private takeOut(email: string, reason: string, extra: Partial<PoolEvent> = {}): Account | undefined {
     const account = this.get(email);
     if (!account) return undefined;
     account.retired = true;
     this.byKey.delete(accountKey(email));
     this.ordered = this.ordered.filter((a) => a !== account);
-    this.emit('account_removed', account, reason);
+    this.emit('account_removed', account, reason, extra);
     return account;
   }
 
@@ -135,11 +140,11 @@ export class AccountPool {
   }
 
   /** The subscription limit is reached until `until`. */
-  rateLimited(account: Account, until: number, provider?: string): void {
+  rateLimited(account: Account, until: number, provider?: string, extra: Partial<PoolEvent> = {}): void {
     const wasLimited = account.limits.limitedUntil >= until;
     account.limits.limitedUntil = until;
     account.troubled = true;
-    if (!wasLimited) this.emit('rate_limited', account, 'subscription rate limit reached', { until, provider });
+    if (!wasLimited) this.emit('rate_limited', account, 'subscription rate limit reached', { until, provider, ...extra });
   }
 
   /** A short pause after a failure that is about this moment, not the account. */
@@ -189,11 +194,11 @@ export class AccountPool {
     return this.persistence.flush(this.ordered);
   }
 
-  private insert(record: AccountRecord, reason: string, seq = this.nextSeq++): Account {
+  private insert(record: AccountRecord, reason: string, seq = this.nextSeq++, extra: Partial<PoolEvent> = {}): Account {
     const account = new Account(record, seq);
     this.byKey.set(accountKey(record.email), account);
     this.ordered = [...this.ordered, account].sort((a, b) => a.seq - b.seq);
-    this.emit('account_added', account, reason);
+    this.emit('account_added', account, reason, extra);
     return account;
   }
 

@@ -24,6 +24,8 @@ export interface PoolEvent {
   until?: number;
   /** Epoch ms. */
   at: number;
+  /** Adopted from another instance on a shared store: that instance saw it and announced it (alerts go out once). */
+  remote?: true;
 }
 
 export type PoolEventListener = (event: PoolEvent) => void;

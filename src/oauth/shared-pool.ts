@@ -37,7 +37,7 @@ export class SharedPool {
     this.offs.push(
       this.store.onRemoteChange((change) => this.apply(change)),
       this.pool.events.on('rate_limited', (event) => {
-        if (this.applyingRemote || !event.account || event.until === undefined) return;
+        if (event.remote || !event.account || event.until === undefined) return;
         this.store.shareBench(event.account, event.until, event.reason).catch((err: Error) => {
           this.log.warn({ account: event.account, err: err.message }, 'could not share a rate-limit bench');
         });
@@ -106,7 +106,7 @@ export class SharedPool {
           break;
         case 'bench': {
           const account = this.pool.get(change.email);
-          if (account && change.until > this.pool.clock.now()) this.pool.rateLimited(account, change.until);
+          if (account && change.until > this.pool.clock.now()) this.pool.adoptBench(account, change.until);
           break;
         }
       }

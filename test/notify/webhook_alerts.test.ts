@@ -1,41 +1,13 @@
 // settings.notify: the pool's alerts as JSON POSTs to a local webhook server, filtered by
 // settings.notify.events, retried with backoff, never holding a request, never carrying a token.
-import http from 'node:http';
 import { afterEach, describe, expect } from 'vitest';
 import { unifiedHeaders } from '../fakes/fake-anthropic.js';
 import { admin, eventually, fakeClock, it, postMessage } from '../support/pool.js';
+import { startHook, type Hook } from '../support/webhook-receiver.js';
 
 const A = 'alice@example.com';
 const P = 'Claude Code Official';
 const iso = (ms: number) => new Date(ms).toISOString();
-
-interface Hook {
-  url: string;
-  received: any[];
-  /** Status per delivery, in order; 200 once used up. 0: never answer. */
-  answers: number[];
-  close(): Promise<void>;
-}
-
-async function startHook(): Promise<Hook> {
-  const hook = { received: [] as any[], answers: [] as number[] } as Hook;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      hook.received.push({ contentType: req.headers['content-type'], body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-      const status = hook.answers.shift() ?? 200;
-      if (status !== 0) res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  hook.url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/secret-path-123`;
-  hook.close = () => {
-    server.closeAllConnections();
-    return new Promise((r) => server.close(() => r()));
-  };
-  return hook;
-}
 
 let hook: Hook | undefined;
 afterEach(async () => {

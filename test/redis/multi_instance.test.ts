@@ -12,6 +12,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/cli.js';
 import { configWith } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startHook } from '../support/webhook-receiver.js';
 import { askThrough, loginThrough } from '../persistence/restarts.js';
 
 const run = promisify(execFile);
@@ -39,12 +40,13 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     await fakes.close();
   });
 
-  function configFile(oauth: Record<string, unknown> = {}): string {
+  function configFile(oauth: Record<string, unknown> = {}, settings: Record<string, unknown> = {}): string {
     const file = join(mkdtempSync(join(tmpdir(), 'ccb-multi-')), 'providers.yaml');
     writeFileSync(
       file,
       yaml.dump(
         configWith([oauthProvider(fakes.upstream.url)], {
+          ...settings,
           oauth: oauthSettingsFor(fakes.oauth, {
             store: 'redis',
             redis_url: '${CCB_TEST_REDIS_URL}',
@@ -66,9 +68,9 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     procs.push(proc);
     return proc;
   }
-  async function pair(oauth: Record<string, unknown> = {}): Promise<[ServiceProcess, ServiceProcess]> {
+  async function pair(oauth: Record<string, unknown> = {}, settings: Record<string, unknown> = {}): Promise<[ServiceProcess, ServiceProcess]> {
     prefix = `m${++n}:`;
-    const file = configFile(oauth);
+    const file = configFile(oauth, settings);
     return [await start(file), await start(file)];
   }
   const login = (proc: ServiceProcess, email: string) => loginThrough(fakes, proc, email);
@@ -210,6 +212,28 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     expect(await statusOf(later)).toBe('rate_limited');
   });
 
+  it('a rate limit seen on A is alerted once, by A, though B adopts the bench', async () => {
+    const hook = await startHook();
+    try {
+      const [a, b] = await pair({}, { notify: { webhook_url: hook.url, events: ['rate_limited'] } });
+      await login(a, 'one@example.com');
+      await login(a, 'two@example.com');
+      await expect.poll(async () => (await status(b)).tokens.length, { timeout: 1000, interval: 50 }).toBe(2);
+      const reset = Math.floor(Date.now() / 1000) + 3600;
+      fakes.upstream.script({ kind: 'json', status: 429, headers: unifiedHeaders({ status: 'rejected', reset, claim: 'five_hour', util5h: 1.01 }) });
+      const served = await ask(a);
+      const benched = served.account === 'one@example.com' ? 'two@example.com' : 'one@example.com';
+      await expect.poll(async () => (await status(b)).tokens.find((t) => t.account_email === benched)!.status, { timeout: 1000, interval: 20 }).toBe('rate_limited');
+      await expect.poll(() => hook.received.length, { timeout: 2000, interval: 20 }).toBe(1);
+      // B has had the bench for a while now (its status said so): an alert of its own would be here.
+      await ask(b);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(hook.received.map((r) => [r.body.event, r.body.account])).toEqual([['rate_limited', benched]]);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('a conversation pinned on A stays on its account when it reaches B', async () => {
     const [a, b] = await pair({ strategy: 'session' });
     await login(a, 'first@example.com');
@@ -219,6 +243,9 @@ describe('several instances on one Redis', { timeout: 60_000 }, () => {
     expect((await ask(b, 'conversation-on-b')).account).toBe('first@example.com');
     const onA = await ask(a, 'conversation-on-a');
     expect(onA).toEqual({ status: 200, account: 'first@example.com' });
+    // A shares its pin after answering. Asking B before the pin is in Redis would pin the
+    // conversation on B by B's rotation instead (and move that rotation on): wait for both pins.
+    await expect.poll(async () => (await redisCli('--scan', '--pattern', `${prefix}pin:*`)).trim().split('\n').length, { timeout: 1000, interval: 20 }).toBe(2);
     await expect.poll(() => ask(b, 'conversation-on-a'), { timeout: 1000, interval: 50 }).toEqual(onA);
     for (let i = 0; i < 3; i++) expect(await ask(b, 'conversation-on-a')).toEqual(onA);
     // A conversation B has never seen, for contrast.
