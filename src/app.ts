@@ -4,6 +4,7 @@ import { applyConnectionLimits, clientErrorHandler, requestTimeoutOptions } from
 import { logRequestLine } from './logging/logger.js';
 import { anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
+import { pathOnly } from './proxy/request-target.js';
 import { adminAccessGuard } from './routes/admin-access.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { ADMIN_BODY_LIMIT, BodyRefusedError, bodyParsers } from './routes/body-parsers.js';
@@ -104,12 +105,6 @@ function refuseRepeatedHost(app: FastifyInstance): void {
       .type('application/json')
       .send(anthropicErrorBody('invalid_request_error', 'The request has more than one Host header.'));
   });
-}
-
-/** A target without its query string: queries may carry what a log must not (ids, tokens of other tools). */
-function pathOnly(target: string): string {
-  const q = target.indexOf('?');
-  return q < 0 ? target : target.slice(0, q);
 }
 
 /** One JSON line per request, written when the response is over (or the client has gone). */

@@ -13,6 +13,7 @@ import type {
 } from '../providers/credentials.js';
 import { canTakeRequests, type Account } from './account.js';
 import { rateLimitedResponse } from './auth-required.js';
+import { logDecision, type DecisionReason } from './decision-log.js';
 import { poolAnswer } from './final-answer.js';
 import { bare429CooldownMs, recordUnifiedHeaders, refusedAfterRefreshCooldownMs, subscriptionLimitUntil } from './rate-limit.js';
 import type { OAuthSubsystem } from './subsystem.js';
@@ -44,7 +45,7 @@ export class OAuthCredentialSource implements CredentialSource {
   ) {}
 
   begin(request: ProxyRequestInfo): CredentialSession {
-    return new OAuthCredentialSession(this.oauth, request.sessionId, this.provider);
+    return new OAuthCredentialSession(this.oauth, request.sessionId, this.provider, request.reqId);
   }
 }
 
@@ -52,12 +53,17 @@ class OAuthCredentialSession implements CredentialSession {
   private readonly tried = new Set<Account>();
   private readonly retriedAfter401 = new Set<Account>();
   private retrySame: Account | null = null;
+  /** Whether scheduler decisions are logged (debug level), asked once per request. */
+  private readonly debug: boolean;
 
   constructor(
     private readonly oauth: OAuthSubsystem,
     private readonly sessionId: string | undefined,
     private readonly provider: string | undefined,
-  ) {}
+    private readonly reqId: string | undefined,
+  ) {
+    this.debug = oauth.log.isLevelEnabled('debug');
+  }
 
   async next(): Promise<Credential | null> {
     const { pool, refresher } = this.oauth;
@@ -65,19 +71,33 @@ class OAuthCredentialSession implements CredentialSession {
     if (this.retrySame) {
       const account = this.retrySame;
       this.retrySame = null;
+      if (this.debug) this.logDecision(account, 'retry_after_refresh', 1, pool.clock.now());
       pool.noteAttempt(account);
       return accountCredential(account, beta);
     }
     for (;;) {
       const now = pool.clock.now();
       const candidates = pool.list().filter((a) => !this.tried.has(a) && canTakeRequests(a.availability(now)));
-      const account = this.oauth.selector.select(candidates, { sessionId: this.sessionId, now })[0];
+      const { selector } = this.oauth;
+      const account = selector.select(candidates, { sessionId: this.sessionId, now })[0];
+      if (this.debug) this.logDecision(account, account ? selector.lastReason : 'none_left', candidates.length, now);
       if (!account) return null;
       this.tried.add(account);
-      if (!(await refresher.prepare(account))) continue;
+      if (!(await refresher.prepare(account))) {
+        if (this.debug) {
+          const { state } = account.availability(pool.clock.now());
+          this.oauth.log.debug({ req_id: this.reqId, provider: this.provider, account: account.email, state }, 'picked account not ready; picking again');
+        }
+        continue;
+      }
       pool.noteAttempt(account);
       return accountCredential(account, beta);
     }
+  }
+
+  private logDecision(account: Account | undefined, reason: DecisionReason, candidates: number, now: number): void {
+    const line = { req_id: this.reqId, provider: this.provider, strategy: this.oauth.settings.strategy, account: account?.email, reason, candidates };
+    logDecision(this.oauth.log, line, this.oauth.pool.list(), this.tried, now);
   }
 
   async judge(credential: Credential, outcome: AttemptOutcome): Promise<AttemptVerdict> {

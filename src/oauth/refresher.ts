@@ -5,8 +5,9 @@ import type { Account } from './account.js';
 import type { AccountPool } from './account-pool.js';
 import type { Clock } from './clock.js';
 import { LocalRefreshLock, type RefreshLock, type RefreshRight } from './refresh-lock.js';
+import { RefreshLog, type RefreshTrigger } from './refresh-log.js';
 import { recordFromTokens } from './token-fields.js';
-import { TokenEndpointError, type TokenClient } from './token-client.js';
+import { TokenEndpointError, type TokenAnswer, type TokenClient } from './token-client.js';
 
 /** Timed refreshes of different accounts start at least this far apart, so one crash cannot cost every login. */
 export const REFRESH_SPACING_MS = 2_000;
@@ -36,6 +37,7 @@ export class Refresher {
   private readonly spent = new Set<string>();
   private readonly unsubscribe: Array<() => void>;
   private closed = false;
+  private readonly steps: RefreshLog;
 
   constructor(
     private readonly pool: AccountPool,
@@ -44,6 +46,7 @@ export class Refresher {
     private readonly log: Logger,
     private readonly lock: RefreshLock = new LocalRefreshLock(),
   ) {
+    this.steps = new RefreshLog(log);
     const reschedule = (email: string | null) => {
       const account = email === null ? undefined : this.pool.get(email);
       if (account) this.schedule(account);
@@ -78,8 +81,9 @@ export class Refresher {
   }
 
   /** Refreshes now, sharing a refresh already under way. Rejects with the token endpoint's error. */
-  refresh(account: Account): Promise<void> {
+  refresh(account: Account, trigger: RefreshTrigger = 'requested'): Promise<void> {
     if (account.refreshing) return account.refreshing;
+    this.steps.started(account, trigger);
     const run = this.run(account).finally(() => {
       account.refreshing = null;
     });
@@ -97,7 +101,7 @@ export class Refresher {
     const expired = until <= now;
     if (!account.record.refresh_token || (!expired && account.refreshBackoffUntil > now)) return !expired;
     try {
-      await this.refresh(account);
+      await this.refresh(account, 'expiring');
     } catch {
       // A transient failure leaves a token that may still work.
     }
@@ -117,7 +121,7 @@ export class Refresher {
     if (state !== 'usable') return 'move_on';
     if (account.record.access_token !== refusedToken) return 'retry';
     try {
-      await this.refresh(account);
+      await this.refresh(account, 'refused');
     } catch {
       return account.availability(this.clock.now()).state === 'needs_login' ? 'needs_login' : 'move_on';
     }
@@ -137,21 +141,28 @@ export class Refresher {
     this.unschedule(key);
     const before = account.record;
     let right: RefreshRight;
+    const asked = performance.now();
     try {
       right = await this.lock.acquire(key);
     } catch (err) {
       // No refresh right (a shared store out of reach): nobody refreshes; the timer tries again.
       this.log.warn({ account: account.email, err: (err as Error).message }, 'no refresh right; the refresh waits');
+      this.steps.failed(account, `no refresh right: ${(err as Error).message}`);
       this.schedule(account);
       throw err;
     }
+    this.steps.rightTaken(account, asked);
     try {
       // Another process refreshed while this one waited for the right; its tokens were handed over.
       if (account.record !== before && account.record.refresh_token !== before.refresh_token) {
+        this.steps.handedOver(account);
         this.schedule(account);
         return;
       }
       await this.exchange(account);
+    } catch (err) {
+      this.steps.failed(account, (err as Error).message);
+      throw err;
     } finally {
       await right.release();
     }
@@ -168,19 +179,27 @@ export class Refresher {
     if (this.spent.has(refreshToken)) {
       throw new TokenEndpointError('rejected', undefined, 'spent_refresh_token', 'this refresh token was already used');
     }
-    let response;
+    let answer: TokenAnswer;
+    const called = performance.now();
     try {
-      response = await this.tokens.refresh(refreshToken, before.scopes);
+      answer = await this.tokens.refresh(refreshToken, before.scopes);
     } catch (err) {
       const e = err as TokenEndpointError;
+      this.steps.answered(account, e.status, called, e.error);
       if (e instanceof TokenEndpointError && e.isInvalidGrant) this.spend(refreshToken);
       // Deleted, or replaced by a new login meanwhile: this outcome is about tokens nobody holds any more.
       if (!account.retired) this.failed(account, e);
       throw err;
     }
+    this.steps.answered(account, answer.status, called);
+    const response = answer.tokens;
     // Rotated: the old refresh token is dead. An endpoint that sends none keeps the old one alive.
-    if (response.refresh_token && response.refresh_token !== refreshToken) this.spend(refreshToken);
-    if (account.retired) return;
+    const rotated = !!response.refresh_token && response.refresh_token !== refreshToken;
+    if (rotated) this.spend(refreshToken);
+    if (account.retired) {
+      this.steps.failed(account, 'the account left the pool during the refresh; its tokens are dropped');
+      return;
+    }
     const now = this.clock.now();
     account.refusedToken = null;
     account.refreshBackoffUntil = 0;
@@ -192,6 +211,7 @@ export class Refresher {
       refresh_token: response.refresh_token ?? refreshToken,
       last_refresh_at: now,
     });
+    this.steps.persisted(account, rotated);
     this.schedule(account);
     this.log.info({ account: account.email, expires_at: new Date(account.record.expires_at).toISOString() }, 'token refreshed');
   }
@@ -246,7 +266,7 @@ export class Refresher {
 
   private start(account: Account, key: string, now: number): void {
     this.started.set(key, now);
-    this.refresh(account).catch(() => {});
+    this.refresh(account, 'timer').catch(() => {});
   }
 
   /** The earliest time at or after `from` that is REFRESH_SPACING_MS away from every other timed refresh. */

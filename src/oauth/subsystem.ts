@@ -43,12 +43,14 @@ export class OAuthSubsystem {
   private closed = false;
   /** Where users reach this service, for what the pool tells them. */
   readonly serviceUrl: () => string;
+  readonly log: Logger;
 
   constructor(
     private config: OAuthSettings,
     deps: OAuthSubsystemDeps,
   ) {
     this.serviceUrl = deps.serviceUrl;
+    this.log = deps.log;
     this.pool = new AccountPool({ store: deps.store, log: deps.log, clock: deps.clock ?? systemClock });
     logPoolEvents(this.pool.events, deps.log);
     this.tokens = new TokenClient(config, deps.tokenDispatcher);

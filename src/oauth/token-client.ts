@@ -12,6 +12,12 @@ export interface TokenResponse {
   organization?: { uuid?: string; name?: string };
 }
 
+/** A successful token-endpoint answer and its HTTP status (for the debug log of a refresh). */
+export interface TokenAnswer {
+  tokens: TokenResponse;
+  status: number;
+}
+
 /**
  * 'rejected': the endpoint refused the grant (e.g. invalid_grant: a used code, a dead refresh
  * token) — retrying will not help. 'transient': network, timeout, 429 or 5xx — keep the
@@ -54,8 +60,8 @@ export class TokenClient {
     this.settings = settings;
   }
 
-  exchangeCode(code: string, state: string, verifier: string): Promise<TokenResponse> {
-    return this.post({
+  async exchangeCode(code: string, state: string, verifier: string): Promise<TokenResponse> {
+    const { tokens } = await this.post({
       grant_type: 'authorization_code',
       code,
       state,
@@ -63,9 +69,10 @@ export class TokenClient {
       redirect_uri: this.settings.redirect_uri,
       client_id: this.settings.client_id,
     });
+    return tokens;
   }
 
-  refresh(refreshToken: string, scopes: readonly string[]): Promise<TokenResponse> {
+  refresh(refreshToken: string, scopes: readonly string[]): Promise<TokenAnswer> {
     return this.post({
       grant_type: 'refresh_token',
       refresh_token: refreshToken,
@@ -102,7 +109,7 @@ export class TokenClient {
     }
   }
 
-  private async post(body: Record<string, string>): Promise<TokenResponse> {
+  private async post(body: Record<string, string>): Promise<TokenAnswer> {
     const timeout = this.settings.token_timeout_ms;
     let status: number;
     let text: string;
@@ -134,7 +141,7 @@ export class TokenClient {
       if (!json || typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
         throw new TokenEndpointError('transient', status, 'invalid_response', 'the token endpoint answered without an access_token and expires_in');
       }
-      return json as unknown as TokenResponse;
+      return { tokens: json as unknown as TokenResponse, status };
     }
     const error = typeof json?.error === 'string' ? json.error : `http_${status}`;
     const description =

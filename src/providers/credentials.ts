@@ -13,6 +13,8 @@ export interface ProxyRequestInfo {
   readonly sessionId: string | undefined;
   /** The name of the client key the request presented (never its value), when keys are in use. */
   readonly clientKey?: string;
+  /** The request's log id, so debug lines of its attempts and scheduling can be matched to its request line. */
+  readonly reqId?: string;
 }
 
 /** What the failover loop learnt from one upstream attempt. */

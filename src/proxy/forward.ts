@@ -8,6 +8,7 @@ import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeade
 import { describeNetworkError } from './network-errors.js';
 import { upstreamTarget } from './request-target.js';
 import { UpstreamAttempt, type CollectedBody } from './upstream-attempt.js';
+import { AttemptLog } from './attempt-log.js';
 import { usageTapFor, type UsageTap } from '../usage/usage-tap.js';
 import { JUDGED_PREFIX_BYTES, judgedText } from './error-body.js';
 import type { UpstreamDispatchers } from './upstream-dispatchers.js';
@@ -100,6 +101,7 @@ export class Forwarder {
 
   async forward(req: IncomingMessage, res: ServerResponse, info: ProxyRequestInfo, fields: ProxyLogFields): Promise<void> {
     const client = new ClientLink(res);
+    const attempts = AttemptLog.forDebug(this.log, info.reqId);
 
     // What each provider that did not serve left behind; only the client's final answer is built from it.
     let outcomes: Array<{ provider: string; session: CredentialSession; failure: HeldResponse | undefined }> | undefined;
@@ -123,10 +125,12 @@ export class Forwarder {
 
         const attempt = new UpstreamAttempt(this.settings.idleTimeoutMs);
         client.attempt = attempt;
+        const path = upstreamTarget(provider.basePath, info.url);
+        attempts?.start();
         this.dispatchers.get(provider.origin, provider.config.proxy).dispatch(
           {
             origin: provider.origin,
-            path: upstreamTarget(provider.basePath, info.url),
+            path,
             method: info.method as Dispatcher.HttpMethod,
             headers,
             body: info.body,
@@ -141,8 +145,10 @@ export class Forwarder {
           const reason = describeNetworkError(upstream);
           reasons.push(`${provider.name}: ${reason}`);
           timedOut = isTimeout(upstream);
+          attempts?.answered();
           const outcome: AttemptOutcome = { kind: 'network', error: upstream };
           const verdict = await session.judge(credential, outcome);
+          attempts?.end(provider.name, credential.label, path, verdict, undefined, reason);
           if (verdict === 'next_provider') {
             providerFailed = reason;
             break;
@@ -162,6 +168,7 @@ export class Forwarder {
             errorBody = { bytes: Buffer.alloc(0), complete: true };
           }
         }
+        attempts?.answered();
         const verdict = await session.judge(credential, {
           kind: 'response',
           status: statusCode,
@@ -174,6 +181,7 @@ export class Forwarder {
           if (errorBody === undefined) {
             // Until a body byte has gone to the client, a stalled or broken upstream is a failure like any other.
             const failed = await attempt.firstByte();
+            attempts?.answered();
             if (client.gone) {
               attempt.discard();
               return;
@@ -182,13 +190,16 @@ export class Forwarder {
               const reason = describeNetworkError(failed);
               reasons.push(`${provider.name}${credential.label ? ` (${credential.label})` : ''}: ${reason}`);
               timedOut = isTimeout(failed);
-              if ((await session.judge(credential, { kind: 'network', error: failed })) === 'next_provider') {
+              const next = await session.judge(credential, { kind: 'network', error: failed });
+              attempts?.end(provider.name, credential.label, path, next, statusCode, reason);
+              if (next === 'next_provider') {
                 providerFailed = reason;
                 break;
               }
               continue;
             }
           }
+          attempts?.end(provider.name, credential.label, path, verdict, statusCode);
           if (statusCode < 500) this.providers.markHealthy(provider);
           const headersOut = clientResponseHeaders(upstream.headers, provider.name);
           if (credential.label) headersOut['x-balancer-account'] = headerValue(credential.label);
@@ -215,6 +226,7 @@ export class Forwarder {
         }
 
         attempt.discard();
+        attempts?.end(provider.name, credential.label, path, verdict, statusCode);
         const reason = `HTTP ${statusCode}`;
         reasons.push(`${provider.name}${credential.label ? ` (${credential.label})` : ''}: ${reason}`);
         timedOut = false;

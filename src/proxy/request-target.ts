@@ -40,6 +40,12 @@ export function upstreamTarget(basePath: string, target: string): string {
   return basePath + target;
 }
 
+/** A target without its query string: queries may carry what a log must not (ids, tokens of other tools). */
+export function pathOnly(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
 /**
  * A segment is judged by every decoding of it (a proxy or framework on the way may decode once
  * more than the next): none may be a dot segment (`.`/`..`, also with a `;param` tail, which some

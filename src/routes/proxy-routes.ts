@@ -23,6 +23,7 @@ export function proxyRoutes(app: FastifyInstance, service: Service): void {
         headers: request.headers,
         body: parsed?.raw,
         clientKey: request.clientKey ?? undefined,
+        reqId: request.id,
         sessionId: service.wantsSessionIdentity() ? sessionIdentity(request.headers, parsed?.raw) : undefined,
       },
       fields,

@@ -1,6 +1,6 @@
 import type { Account } from '../account.js';
 import { currentUtilization5h } from '../rate-limit.js';
-import type { SelectionRequest, Selector } from './selector.js';
+import type { SelectionReason, SelectionRequest, Selector } from './selector.js';
 
 /**
  * `fill`: all traffic stays on the first account in pool order until it is limited (then it is
@@ -8,6 +8,8 @@ import type { SelectionRequest, Selector } from './selector.js';
  * the threshold come last, the least used first, so the pool still serves when all are past it.
  */
 export class FillSelector implements Selector {
+  lastReason: SelectionReason = 'below_threshold';
+
   constructor(private readonly threshold: number) {}
 
   select(candidates: readonly Account[], { now }: SelectionRequest): Account[] {
@@ -19,6 +21,7 @@ export class FillSelector implements Selector {
       else below.push(account);
     }
     past.sort((a, b) => a.used - b.used);
+    this.lastReason = below.length > 0 ? 'below_threshold' : 'past_threshold';
     return [...below, ...past.map((p) => p.account)];
   }
 }

@@ -16,7 +16,18 @@ export interface SelectionRequest {
  */
 export interface Selector {
   select(candidates: readonly Account[], request: SelectionRequest): Account[];
+  /** Why the last select() put its first account first (one word, for the debug log); set as a side effect, never read by selection. */
+  readonly lastReason: SelectionReason;
 }
+
+/**
+ * `rotation`: next in pool order. `pin_hit`: the conversation's account. `pin_new`: a new
+ * conversation, pinned to the least used account. `pin_moved`: the conversation's account cannot
+ * serve (or its pin went idle), so it moves to the least used. `no_session`: no conversation id,
+ * rotation. `below_threshold` / `past_threshold`: fill's first account under its threshold, or
+ * the least used of those past it.
+ */
+export type SelectionReason = 'rotation' | 'pin_hit' | 'pin_new' | 'pin_moved' | 'no_session' | 'below_threshold' | 'past_threshold';
 
 /** The candidates in rotation order: those after `lastSeq` (the last chosen) first, then from the start. */
 export function inRotation(candidates: readonly Account[], lastSeq: number): Account[] {

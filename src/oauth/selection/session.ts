@@ -1,6 +1,6 @@
 import type { Account } from '../account.js';
 import { currentUtilization5h } from '../rate-limit.js';
-import { inRotation, type SelectionRequest, type Selector } from './selector.js';
+import { inRotation, type SelectionReason, type SelectionRequest, type Selector } from './selector.js';
 
 export const PIN_IDLE_MS = 60 * 60 * 1000;
 export const MAX_PINS = 10_000;
@@ -22,6 +22,7 @@ export class SessionSelector implements Selector {
   private readonly pins = new Map<string, Pin>();
   /** Told of each new pin, to share it with other instances (a shared store). */
   onPin: ((sessionId: string, key: string) => void) | null = null;
+  lastReason: SelectionReason = 'no_session';
 
   constructor(private readonly maxPins = MAX_PINS) {}
 
@@ -41,13 +42,16 @@ export class SessionSelector implements Selector {
       this.pins.delete(sessionId!);
       pin!.lastSeen = now;
       this.pins.set(sessionId!, pin!);
+      this.lastReason = 'pin_hit';
       return [pinned, ...inRotation(candidates, this.lastSeq).filter((a) => a !== pinned)];
     }
     const rotation = inRotation(candidates, this.lastSeq);
     if (sessionId === undefined) {
+      this.lastReason = 'no_session';
       if (rotation.length > 0) this.lastSeq = rotation[0].seq;
       return rotation;
     }
+    this.lastReason = pin ? 'pin_moved' : 'pin_new';
     // A stable sort keeps the rotation order among equal utilizations.
     const ordered = rotation
       .map((account) => ({ account, used: currentUtilization5h(account.record, now) }))
