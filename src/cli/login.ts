@@ -18,6 +18,7 @@ interface ExchangeBody {
   total_accounts?: number;
   message?: string;
   error?: string;
+  token_email?: string;
   error_description?: string;
 }
 
@@ -89,6 +90,13 @@ export async function loginCommand(argv: string[]): Promise<number> {
             `The pool now holds ${body.total_accounts} account${body.total_accounts === 1 ? '' : 's'}.\n`,
         );
         return 0;
+      }
+      if (body.error === 'account_email_mismatch') {
+        process.stderr.write(
+          `\nThis code signs in ${body.token_email}, not ${body.account_email}: nothing was stored. ` +
+            `Run login again without --email, or run it again and sign in as ${body.account_email}.\n`,
+        );
+        return 1;
       }
       process.stderr.write(`\nThat did not work: ${body.message ?? body.error_description ?? body.error ?? `HTTP ${status}`}\n`);
       if (/pending login|state/i.test(body.message ?? '')) {
