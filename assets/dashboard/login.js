@@ -74,7 +74,8 @@ export function setUpLogin(changed) {
         await newLogin(false).catch(() => {});
         say(`That did not work: ${why} Starting a new login: open the sign-in page again (the link above).`, true);
       } else {
-        say(`That did not work: ${why} Codes are single-use and expire after 10 minutes: open the URL again for a fresh code.`, true);
+        const until = new Date(login.expires_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+        say(`That did not work: ${why} Codes are single-use: open the URL again for a fresh code (it is valid until ${until}).`, true);
       }
       $('login-code').select();
     } finally {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { adminTarget, callAdmin, CliError, type AdminTarget } from './admin-client.js';
-import { formatDuration } from './format.js';
+import { formatClockTime, formatDuration, formatValidity } from './format.js';
 import { LineReader } from './prompt.js';
 import { cliCommand } from '../hints/cli-command.js';
 
@@ -42,7 +42,10 @@ function openBrowser(url: string): void {
 async function newLogin(target: AdminTarget, noBrowser: boolean): Promise<GenerateUrlBody> {
   const { status, body } = await callAdmin<GenerateUrlBody>(target, 'GET', '/oauth/generate-url');
   if (status !== 200) throw new CliError(`The balancer could not start a login (HTTP ${status}).`);
-  process.stderr.write(`\nOpen this URL in a browser and sign in to your Claude account:\n\n  ${body.login_url}\n\n`);
+  process.stderr.write(
+    `\nOpen this URL in a browser and sign in to your Claude account:\n\n  ${body.login_url}\n\n` +
+      `This URL is valid for ${formatValidity(Date.parse(body.expires_at), Date.now())}.\n`,
+  );
   if (!noBrowser && hasDesktop(process.env)) openBrowser(body.login_url);
   process.stderr.write('After signing in, the page shows a code (CODE#STATE). Copy it.\n');
   return body;
@@ -103,7 +106,9 @@ export async function loginCommand(argv: string[]): Promise<number> {
         process.stderr.write('Starting a new login.\n');
         login = await newLogin(target, true);
       } else if (body.error !== 'token_endpoint_unreachable') {
-        process.stderr.write('Codes are single-use and expire after 10 minutes: open the URL again for a fresh code.\n');
+        process.stderr.write(
+          `Codes are single-use: open the URL again for a fresh code (the URL is valid until ${formatClockTime(Date.parse(login.expires_at))}).\n`,
+        );
       }
     }
   } finally {

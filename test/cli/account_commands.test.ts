@@ -37,6 +37,7 @@ describe('account commands of the CLI against the running service', () => {
     });
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/That did not work: .*invalid_grant/);
+    expect(result.stderr).toMatch(/\nCodes are single-use: open the URL again for a fresh code \(the URL is valid until \d\d:\d\d\)\.\n/);
     expect((result.stderr.match(/Paste the code/g) ?? []).length).toBe(2);
     expect(result.stdout).toContain('Logged in bob@example.com');
     expect(result.stdout).toContain('The pool now holds 2 accounts.');

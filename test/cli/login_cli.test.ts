@@ -4,9 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interactiveLogin } from '../support/cli.js';
 import { configWith, startService, type RunningService } from '../support/harness.js';
 import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
-import { admin } from '../support/pool.js';
+import { admin, fakeClock, MINUTE } from '../support/pool.js';
+import { LOGIN_TTL_MS } from '../../src/oauth/pending-logins.js';
 
 const stateOf = (loginUrl: string) => new URL(loginUrl).searchParams.get('state')!;
+/** 14:05 in local time, as the CLI (same TZ) shows it. */
+const hhmm = (ms: number) => `${String(new Date(ms).getHours()).padStart(2, '0')}:${String(new Date(ms).getMinutes()).padStart(2, '0')}`;
 
 describe('claude-code-balancer login', () => {
   let fakes: OAuthFakes;
@@ -37,5 +40,21 @@ describe('claude-code-balancer login', () => {
     expect((result.stderr.match(/Paste the code/g) ?? []).length).toBe(1);
     expect(result.stdout).toBe('');
     expect(await poolEmails()).toEqual([]);
+  });
+
+  it('the banner says how long its URL is valid, from the expires_at the service answers', async () => {
+    // The service's clock runs 4 minutes behind this one: a fixed text or the TTL alone would say 10 minutes.
+    const start = Date.now() - 4 * MINUTE;
+    const behind = await startService({
+      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
+      clock: fakeClock(start).clock,
+    });
+    try {
+      const result = await interactiveLogin(['--url', behind.url], async () => '');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`This URL is valid for ${LOGIN_TTL_MS / MINUTE - 4} minutes (until ${hhmm(start + LOGIN_TTL_MS)}).\n`);
+    } finally {
+      await behind.close();
+    }
   });
 });
