@@ -70,7 +70,7 @@ export function setUpLogin(changed) {
     } catch (err) {
       const b = err.body ?? {};
       const why = b.message ?? b.error_description ?? b.error ?? `HTTP ${err.status}`;
-      if (/pending login|state/i.test(b.message ?? '')) {
+      if (b.error === 'no_pending_login') {
         await newLogin(false).catch(() => {});
         say(`That did not work: ${why} Starting a new login: open the sign-in page again (the link above).`, true);
       } else {

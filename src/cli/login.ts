@@ -101,11 +101,16 @@ export async function loginCommand(argv: string[]): Promise<number> {
         );
         return 1;
       }
-      process.stderr.write(`\nThat did not work: ${body.message ?? body.error_description ?? body.error ?? `HTTP ${status}`}\n`);
-      if (/pending login|state/i.test(body.message ?? '')) {
-        process.stderr.write('Starting a new login.\n');
+      if (body.error === 'no_pending_login') {
+        // The service's message is for API users (it names the HTTP call); here the next step is ours.
+        process.stderr.write(
+          '\nThat code does not match the current login: it is wrong, was already used, or expired. A new login is started.\n',
+        );
         login = await newLogin(target, true);
-      } else if (body.error !== 'token_endpoint_unreachable') {
+        continue;
+      }
+      process.stderr.write(`\nThat did not work: ${body.message ?? body.error_description ?? body.error ?? `HTTP ${status}`}\n`);
+      if (body.error !== 'token_endpoint_unreachable') {
         process.stderr.write(
           `Codes are single-use: open the URL again for a fresh code (the URL is valid until ${formatClockTime(Date.parse(login.expires_at))}).\n`,
         );

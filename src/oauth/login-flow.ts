@@ -78,7 +78,7 @@ export class LoginFlow {
     const { code, state } = parsePastedCode(pasted);
     if (!code) throw new LoginError(400, 'No authorization code was given: paste CODE#STATE as the callback page shows it.');
     const login = await this.pending.findAnywhere(state);
-    if ('error' in login) throw new LoginError(400, login.error);
+    if ('error' in login) throw new LoginError(400, login.error, { error: 'no_pending_login' });
     const response = await this.exchangeCode(code, login);
     // The code is spent now, whatever follows (a refused account_email too): a retry needs a new login.
     this.pending.complete(login.state);

@@ -57,4 +57,26 @@ describe('claude-code-balancer login', () => {
       await behind.close();
     }
   });
+
+  it('a code for another login (wrong state): says so in its own words, starts a new login, and the new code works', async () => {
+    const urls: string[] = [];
+    const result = await interactiveLogin(['--url', svc.url], async (url, attempt) => {
+      urls.push(url);
+      const [code] = (await fakes.oauth.approve(url, 'erin@example.com')).split('#');
+      return attempt === 1 ? `${code}#not-the-state` : `${code}#${stateOf(url)}`;
+    });
+    expect(result.code).toBe(0);
+    expect(urls).toHaveLength(2);
+    expect(stateOf(urls[1])).not.toBe(stateOf(urls[0]));
+    expect(result.stderr).toContain(
+      '\nThat code does not match the current login: it is wrong, was already used, or expired. A new login is started.\n' +
+        `\nOpen this URL in a browser and sign in to your Claude account:\n\n  ${urls[1]}\n`,
+    );
+    expect((result.stderr.match(/Open this URL/g) ?? []).length).toBe(2);
+    const withoutUrls = urls.reduce((text, url) => text.split(url).join('<url>'), result.stderr);
+    expect(withoutUrls).not.toContain('/oauth/generate-url');
+    expect(withoutUrls).not.toContain('GET');
+    expect(result.stdout).toContain('Logged in erin@example.com');
+    expect(await poolEmails()).toEqual(['erin@example.com']);
+  });
 });

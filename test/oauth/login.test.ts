@@ -112,8 +112,12 @@ describe('POST /oauth/exchange-code', () => {
 
     const wrong = await exchange(pool, { code: `${code}#not-the-state` });
     expect(wrong.status).toBe(400);
-    expect(wrong.json.status).toBe('error');
-    expect(wrong.json.message).toMatch(/state/i);
+    expect(wrong.json).toEqual({
+      status: 'error',
+      error: 'no_pending_login',
+      message:
+        'The state in the code does not match a pending login: it is wrong, was already used, or expired after 10 minutes. Generate a new URL with GET /oauth/generate-url.',
+    });
     expect(pool.oauth.tokenCalls).toHaveLength(0);
     expect(await emails(pool)).toEqual([]);
 
@@ -135,6 +139,7 @@ describe('POST /oauth/exchange-code', () => {
     await clock.advance(MINUTE + 1000);
     const expired = await exchange(pool, { code: staleCode });
     expect(expired.status).toBe(400);
+    expect(expired.json.error).toBe('no_pending_login');
     expect(expired.json.message).toContain('it is wrong, was already used, or expired after 10 minutes.');
     expect(await emails(pool)).toEqual(['fresh@example.com']);
   });
@@ -148,7 +153,7 @@ describe('POST /oauth/exchange-code', () => {
     // Same CODE#STATE again: that login is no longer pending.
     const again = await exchange(pool, { code: shown });
     expect(again.status).toBe(400);
-    expect(again.json.message).toMatch(/state/i);
+    expect(again.json.error).toBe('no_pending_login');
 
     // The used code against a new pending login: the token endpoint says invalid_grant.
     await generateUrl(pool);
@@ -224,7 +229,7 @@ describe('POST /oauth/exchange-code', () => {
       // The code was spent at the token endpoint: its login is gone, a retry starts a new one.
       const again = await exchange(pool, { code: shown });
       expect(again.status).toBe(400);
-      expect(again.json.message).toMatch(/does not match a pending login/);
+      expect(again.json.error).toBe('no_pending_login');
       expect(await pool.status()).toEqual(before);
     }
   });
