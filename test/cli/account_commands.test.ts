@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, interactiveLogin, runCli } from '../support/cli.js';
-import { configWith, startService, type RunningService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { startService, type RunningService } from '../support/harness.js';
+import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { it as poolIt } from '../support/pool.js';
 import { cliCommand } from '../../src/hints/cli-command.js';
 
@@ -12,9 +12,7 @@ describe('account commands of the CLI against the running service', () => {
 
   beforeAll(async () => {
     fakes = await startOAuthFakes();
-    svc = await startService({
-      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
-    });
+    svc = await startService({ config: oauthPoolConfig(fakes) });
   });
   afterAll(async () => {
     await svc.close();

@@ -2,8 +2,8 @@
 // service and the fake OAuth server): whose account a code signs in, and a code for another login.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interactiveLogin } from '../support/cli.js';
-import { configWith, startService, type RunningService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { startService, type RunningService } from '../support/harness.js';
+import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { admin, fakeClock, MINUTE } from '../support/pool.js';
 import { LOGIN_TTL_MS } from '../../src/oauth/pending-logins.js';
 
@@ -21,9 +21,7 @@ describe('claude-code-balancer login', () => {
 
   beforeAll(async () => {
     fakes = await startOAuthFakes();
-    svc = await startService({
-      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
-    });
+    svc = await startService({ config: oauthPoolConfig(fakes) });
   });
   afterAll(async () => {
     await svc.close();
@@ -46,7 +44,7 @@ describe('claude-code-balancer login', () => {
     // The service's clock runs 4 minutes behind this one: a fixed text or the TTL alone would say 10 minutes.
     const start = Date.now() - 4 * MINUTE;
     const behind = await startService({
-      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
+      config: oauthPoolConfig(fakes),
       clock: fakeClock(start).clock,
     });
     try {
