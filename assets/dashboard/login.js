@@ -70,11 +70,12 @@ export function setUpLogin(changed) {
     } catch (err) {
       const b = err.body ?? {};
       const why = b.message ?? b.error_description ?? b.error ?? `HTTP ${err.status}`;
-      if (/pending login|state/i.test(b.message ?? '')) {
+      if (b.error === 'no_pending_login') {
         await newLogin(false).catch(() => {});
         say(`That did not work: ${why} Starting a new login: open the sign-in page again (the link above).`, true);
       } else {
-        say(`That did not work: ${why} Codes are single-use and expire after 10 minutes: open the URL again for a fresh code.`, true);
+        const until = new Date(login.expires_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+        say(`That did not work: ${why} Codes are single-use: open the URL again for a fresh code (it is valid until ${until}).`, true);
       }
       $('login-code').select();
     } finally {

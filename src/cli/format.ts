@@ -6,6 +6,18 @@ export function formatDuration(ms: number): string {
   return ms < 0 ? `expired ${text} ago` : text;
 }
 
+/** "10 minutes (until 14:05)": how long from now until `until`, and that time on the local clock. */
+export function formatValidity(until: number, now: number): string {
+  const minutes = Math.max(1, Math.round((until - now) / 60_000));
+  return `${minutes} minute${minutes === 1 ? '' : 's'} (until ${formatClockTime(until)})`;
+}
+
+/** 14:05, local time. */
+export function formatClockTime(ms: number): string {
+  const at = new Date(ms);
+  return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+}
+
 export function formatPercent(fraction: number | null | undefined): string {
   return fraction === null || fraction === undefined ? '-' : `${Math.round(fraction * 100)}%`;
 }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { adminTarget, callAdmin, CliError, type AdminTarget } from './admin-client.js';
-import { formatDuration } from './format.js';
+import { formatClockTime, formatDuration, formatValidity } from './format.js';
 import { LineReader } from './prompt.js';
 import { cliCommand } from '../hints/cli-command.js';
 
@@ -18,6 +18,7 @@ interface ExchangeBody {
   total_accounts?: number;
   message?: string;
   error?: string;
+  token_email?: string;
   error_description?: string;
 }
 
@@ -41,7 +42,10 @@ function openBrowser(url: string): void {
 async function newLogin(target: AdminTarget, noBrowser: boolean): Promise<GenerateUrlBody> {
   const { status, body } = await callAdmin<GenerateUrlBody>(target, 'GET', '/oauth/generate-url');
   if (status !== 200) throw new CliError(`The balancer could not start a login (HTTP ${status}).`);
-  process.stderr.write(`\nOpen this URL in a browser and sign in to your Claude account:\n\n  ${body.login_url}\n\n`);
+  process.stderr.write(
+    `\nOpen this URL in a browser and sign in to your Claude account:\n\n  ${body.login_url}\n\n` +
+      `This URL is valid for ${formatValidity(Date.parse(body.expires_at), Date.now())}.\n`,
+  );
   if (!noBrowser && hasDesktop(process.env)) openBrowser(body.login_url);
   process.stderr.write('After signing in, the page shows a code (CODE#STATE). Copy it.\n');
   return body;
@@ -90,12 +94,26 @@ export async function loginCommand(argv: string[]): Promise<number> {
         );
         return 0;
       }
-      process.stderr.write(`\nThat did not work: ${body.message ?? body.error_description ?? body.error ?? `HTTP ${status}`}\n`);
-      if (/pending login|state/i.test(body.message ?? '')) {
-        process.stderr.write('Starting a new login.\n');
+      if (body.error === 'account_email_mismatch') {
+        process.stderr.write(
+          `\nThis code signs in ${body.token_email}, not ${body.account_email}: nothing was stored. ` +
+            `Run login again without --email, or run it again and sign in as ${body.account_email}.\n`,
+        );
+        return 1;
+      }
+      if (body.error === 'no_pending_login') {
+        // The service's message is for API users (it names the HTTP call); here the next step is ours.
+        process.stderr.write(
+          '\nThat code does not match the current login: it is wrong, was already used, or expired. A new login is started.\n',
+        );
         login = await newLogin(target, true);
-      } else if (body.error !== 'token_endpoint_unreachable') {
-        process.stderr.write('Codes are single-use and expire after 10 minutes: open the URL again for a fresh code.\n');
+        continue;
+      }
+      process.stderr.write(`\nThat did not work: ${body.message ?? body.error_description ?? body.error ?? `HTTP ${status}`}\n`);
+      if (body.error !== 'token_endpoint_unreachable') {
+        process.stderr.write(
+          `Codes are single-use: open the URL again for a fresh code (the URL is valid until ${formatClockTime(Date.parse(login.expires_at))}).\n`,
+        );
       }
     }
   } finally {

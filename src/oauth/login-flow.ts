@@ -1,7 +1,7 @@
 import type { OAuthSettings } from '../config/schema.js';
 import type { SyntheticResponse } from '../anthropic/errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { AccountRecord } from '../store/account-record.js';
+import { accountKey, type AccountRecord } from '../store/account-record.js';
 import type { Account } from './account.js';
 import type { AccountPool } from './account-pool.js';
 import { authRequiredBanner, authRequiredResponse } from './auth-required.js';
@@ -78,11 +78,12 @@ export class LoginFlow {
     const { code, state } = parsePastedCode(pasted);
     if (!code) throw new LoginError(400, 'No authorization code was given: paste CODE#STATE as the callback page shows it.');
     const login = await this.pending.findAnywhere(state);
-    if ('error' in login) throw new LoginError(400, login.error);
+    if ('error' in login) throw new LoginError(400, login.error, { error: 'no_pending_login' });
     const response = await this.exchangeCode(code, login);
+    // The code is spent now, whatever follows (a refused account_email too): a retry needs a new login.
     this.pending.complete(login.state);
 
-    const key = email?.trim() || response.account?.email_address || (await this.tokens.profileEmail(response.access_token));
+    const key = await this.accountEmail(response, email?.trim() || undefined);
     if (!key) {
       throw new LoginError(400, 'No account email: neither the token response nor the profile has one, so pass account_email with the code.');
     }
@@ -107,6 +108,22 @@ export class LoginFlow {
 
   close(): void {
     this.unsubscribe();
+  }
+
+  /**
+   * The email the token belongs to keys the account, so one account cannot enter the pool twice
+   * under two names; the email the user named only stands in when the token carries none.
+   */
+  private async accountEmail(response: TokenResponse, named: string | undefined): Promise<string | undefined> {
+    const owner = response.account?.email_address || (await this.tokens.profileEmail(response.access_token));
+    if (owner && named && accountKey(owner) !== accountKey(named)) {
+      throw new LoginError(
+        400,
+        `This code signs in ${owner}, not ${named}; nothing was stored. Start a new login and sign in as ${named}, or leave out account_email to add ${owner}.`,
+        { error: 'account_email_mismatch', token_email: owner, account_email: named },
+      );
+    }
+    return owner || named;
   }
 
   private async exchangeCode(code: string, login: PendingLogin): Promise<TokenResponse> {

@@ -3,6 +3,7 @@ import type { Clock } from './clock.js';
 import { authorizeUrl, codeChallenge, randomToken } from './pkce.js';
 
 export const LOGIN_TTL_MS = 10 * 60 * 1000;
+const LOGIN_TTL_TEXT = `${LOGIN_TTL_MS / 60_000} minutes`;
 /** Every 401 without a usable account hands out a login URL; a retry storm must not grow this without bound. */
 export const MAX_PENDING_LOGINS = 100;
 
@@ -61,13 +62,13 @@ export class PendingLogins {
     if (state === undefined) {
       let latest: PendingLogin | undefined;
       for (const login of this.byState.values()) if (!latest || login.createdAt >= latest.createdAt) latest = login;
-      return latest ?? { error: 'No login is pending (or it expired after 10 minutes): call GET /oauth/generate-url first.' };
+      return latest ?? { error: `No login is pending (or it expired after ${LOGIN_TTL_TEXT}): call GET /oauth/generate-url first.` };
     }
     const login = this.byState.get(state);
     if (!login) {
       return {
         error:
-          'The state in the code does not match a pending login: it is wrong, was already used, or expired after 10 minutes. Generate a new URL with GET /oauth/generate-url.',
+          `The state in the code does not match a pending login: it is wrong, was already used, or expired after ${LOGIN_TTL_TEXT}. Generate a new URL with GET /oauth/generate-url.`,
       };
     }
     return login;

@@ -1,40 +1,10 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, runCli } from '../support/cli.js';
-import { configWith, startService, type RunningService } from '../support/harness.js';
-import { oauthProvider, oauthSettingsFor, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { CLI, interactiveLogin, runCli } from '../support/cli.js';
+import { startService, type RunningService } from '../support/harness.js';
+import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
 import { it as poolIt } from '../support/pool.js';
 import { cliCommand } from '../../src/hints/cli-command.js';
-
-/** Runs `claude-code-balancer login` as a user would: reads the URL it prints, answers its prompts. */
-function interactiveLogin(args: string[], answer: (loginUrl: string, attempt: number) => Promise<string | null>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'login', '--no-browser', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let prompts = 0;
-    let loginUrl = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', async (d) => {
-      stderr += d;
-      const urls = [...stderr.matchAll(/^\s+(http\S+\/oauth\/authorize\S+)$/gm)];
-      if (urls.length) loginUrl = urls.at(-1)![1];
-      const seen = (stderr.match(/Paste the code/g) ?? []).length;
-      while (prompts < seen) {
-        prompts++;
-        const reply = await answer(loginUrl, prompts);
-        if (reply === null) child.stdin.end();
-        else child.stdin.write(`${reply}\n`);
-      }
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('account commands of the CLI against the running service', () => {
   let fakes: OAuthFakes;
@@ -42,9 +12,7 @@ describe('account commands of the CLI against the running service', () => {
 
   beforeAll(async () => {
     fakes = await startOAuthFakes();
-    svc = await startService({
-      config: configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) }),
-    });
+    svc = await startService({ config: oauthPoolConfig(fakes) });
   });
   afterAll(async () => {
     await svc.close();
@@ -67,6 +35,7 @@ describe('account commands of the CLI against the running service', () => {
     });
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/That did not work: .*invalid_grant/);
+    expect(result.stderr).toMatch(/\nCodes are single-use: open the URL again for a fresh code \(the URL is valid until \d\d:\d\d\)\.\n/);
     expect((result.stderr.match(/Paste the code/g) ?? []).length).toBe(2);
     expect(result.stdout).toContain('Logged in bob@example.com');
     expect(result.stdout).toContain('The pool now holds 2 accounts.');

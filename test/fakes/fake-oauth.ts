@@ -53,6 +53,8 @@ export interface FakeOAuth {
   revokeRefreshToken(email: string): void;
   currentRefreshToken(email: string): string | undefined;
   omitRefreshTokenOnRefresh: boolean;
+  /** Where the account's email shows: the token response (and the profile), only the profile, or nowhere. */
+  emailIn: 'token' | 'profile' | 'nowhere';
   delayTokenMs: number;
   /** The (get-or-created) user record behind an email; edit it to change the profile. */
   user(email: string): FakeUser;
@@ -132,7 +134,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
       ...(refresh ? { refresh_token: refresh } : {}),
       expires_in: fake.accessTokensTtlSeconds,
       scope,
-      account: { uuid: u.accountUuid, email_address: email },
+      account: { uuid: u.accountUuid, ...(fake.emailIn === 'token' ? { email_address: email } : {}) },
       organization: { uuid: u.orgUuid, name: u.orgName },
     };
   }
@@ -234,7 +236,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     const u = user(email);
     send(res, 200, {
       account: {
-        uuid: u.accountUuid, email, full_name: email.split('@')[0], display_name: email.split('@')[0],
+        uuid: u.accountUuid, ...(fake.emailIn === 'nowhere' ? {} : { email }), full_name: email.split('@')[0], display_name: email.split('@')[0],
         has_claude_max: u.organizationType === 'claude_max', has_claude_pro: u.organizationType === 'claude_pro',
         created_at: '2025-01-01T00:00:00Z',
       },
@@ -290,6 +292,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     tokenCalls: [],
     accessTokensTtlSeconds: 28800,
     omitRefreshTokenOnRefresh: false,
+    emailIn: 'token',
     delayTokenMs: 0,
     user,
     async approve(loginUrl, email) {

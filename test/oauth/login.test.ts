@@ -112,8 +112,12 @@ describe('POST /oauth/exchange-code', () => {
 
     const wrong = await exchange(pool, { code: `${code}#not-the-state` });
     expect(wrong.status).toBe(400);
-    expect(wrong.json.status).toBe('error');
-    expect(wrong.json.message).toMatch(/state/i);
+    expect(wrong.json).toEqual({
+      status: 'error',
+      error: 'no_pending_login',
+      message:
+        'The state in the code does not match a pending login: it is wrong, was already used, or expired after 10 minutes. Generate a new URL with GET /oauth/generate-url.',
+    });
     expect(pool.oauth.tokenCalls).toHaveLength(0);
     expect(await emails(pool)).toEqual([]);
 
@@ -135,7 +139,8 @@ describe('POST /oauth/exchange-code', () => {
     await clock.advance(MINUTE + 1000);
     const expired = await exchange(pool, { code: staleCode });
     expect(expired.status).toBe(400);
-    expect(expired.json.message).toMatch(/expired/i);
+    expect(expired.json.error).toBe('no_pending_login');
+    expect(expired.json.message).toContain('it is wrong, was already used, or expired after 10 minutes.');
     expect(await emails(pool)).toEqual(['fresh@example.com']);
   });
 
@@ -148,7 +153,7 @@ describe('POST /oauth/exchange-code', () => {
     // Same CODE#STATE again: that login is no longer pending.
     const again = await exchange(pool, { code: shown });
     expect(again.status).toBe(400);
-    expect(again.json.message).toMatch(/state/i);
+    expect(again.json.error).toBe('no_pending_login');
 
     // The used code against a new pending login: the token endpoint says invalid_grant.
     await generateUrl(pool);
@@ -180,27 +185,69 @@ describe('POST /oauth/exchange-code', () => {
     expect(pool.oauth.tokenCalls.at(-1)!.body.state).toBe(latest.state);
   });
 
-  it('keys the account by account_email when given, case-insensitively, and a new login keeps the usage statistics', async ({ startPool }) => {
+  it('keys the account by the token\'s email; an account_email differing only in case is accepted, and a new login keeps the usage statistics', async ({ startPool }) => {
     const pool = await startPool();
     const first = await generateUrl(pool);
-    const code1 = await pool.oauth.approve(first.login_url, 'anthropic-side@example.com');
-    const res = await exchange(pool, { code: code1, account_email: 'Work@Example.com' });
+    const code1 = await pool.oauth.approve(first.login_url, 'work@example.com');
+    const res = await exchange(pool, { code: code1, account_email: ' Work@Example.COM ' });
     expect(res.status).toBe(200);
-    expect(res.json.account_email).toBe('Work@Example.com');
-    expect(await emails(pool)).toEqual(['Work@Example.com']);
+    expect(res.json.account_email).toBe('work@example.com');
+    expect(await emails(pool)).toEqual(['work@example.com']);
 
     for (let i = 0; i < 3; i++) expect((await postMessage(pool.svc.url)).status).toBe(200);
     const oldToken = pool.upstream.requests.at(-1)!.headers.authorization;
 
     const second = await generateUrl(pool);
-    const code2 = await pool.oauth.approve(second.login_url, 'anthropic-side@example.com');
-    expect((await exchange(pool, { code: code2, account_email: 'work@example.com' })).status).toBe(200);
+    const code2 = await pool.oauth.approve(second.login_url, 'work@example.com');
+    expect((await exchange(pool, { code: code2, account_email: 'WORK@example.com' })).status).toBe(200);
     const status = await pool.status();
     expect(status.total_tokens).toBe(1);
-    expect(status.tokens[0]).toMatchObject({ account_email: 'Work@Example.com', usage_count: 3, status: 'active' });
+    expect(status.tokens[0]).toMatchObject({ account_email: 'work@example.com', usage_count: 3, status: 'active' });
 
     expect((await postMessage(pool.svc.url)).status).toBe(200);
     expect(pool.upstream.requests.at(-1)!.headers.authorization).not.toBe(oldToken);
+  });
+
+  it('refuses an account_email naming another account than the token\'s (response or profile) with both addresses, stores nothing, and spends the login', async ({ startPool }) => {
+    const pool = await startPool({ accounts: ['carol@example.com'] });
+    const before = await pool.status();
+    for (const emailIn of ['token', 'profile'] as const) {
+      pool.oauth.emailIn = emailIn;
+      const login = await generateUrl(pool);
+      const shown = await pool.oauth.approve(login.login_url, 'dave@example.com');
+      const refused = await exchange(pool, { code: shown, account_email: 'carol@example.com' });
+      expect(refused.status).toBe(400);
+      expect(refused.json).toEqual({
+        status: 'error',
+        error: 'account_email_mismatch',
+        message:
+          'This code signs in dave@example.com, not carol@example.com; nothing was stored. Start a new login and sign in as carol@example.com, or leave out account_email to add dave@example.com.',
+        token_email: 'dave@example.com',
+        account_email: 'carol@example.com',
+      });
+      expect(await pool.status()).toEqual(before);
+      // The code was spent at the token endpoint: its login is gone, a retry starts a new one.
+      const again = await exchange(pool, { code: shown });
+      expect(again.status).toBe(400);
+      expect(again.json.error).toBe('no_pending_login');
+      expect(await pool.status()).toEqual(before);
+    }
+  });
+
+  it('keys the account by account_email when neither the token response nor the profile has an email, and refuses without one', async ({ startPool }) => {
+    const pool = await startPool();
+    pool.oauth.emailIn = 'nowhere';
+    const login = await generateUrl(pool);
+    const shown = await pool.oauth.approve(login.login_url, 'anon@example.com');
+    const named = await exchange(pool, { code: shown, account_email: 'Named@example.com' });
+    expect(named.status).toBe(200);
+    expect(named.json.account_email).toBe('Named@example.com');
+
+    const other = await generateUrl(pool);
+    const unnamed = await exchange(pool, { code: await pool.oauth.approve(other.login_url, 'anon@example.com') });
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.json.message).toBe('No account email: neither the token response nor the profile has one, so pass account_email with the code.');
+    expect(await emails(pool)).toEqual(['Named@example.com']);
   });
 
   it('answers 400 for a body without a code or with a bad account_email', async ({ startPool }) => {

@@ -32,6 +32,36 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
   });
 }
 
+/** Runs `claude-code-balancer login` as a user would: reads the URL it prints, answers its prompts. */
+export function interactiveLogin(args: string[], answer: (loginUrl: string, attempt: number) => Promise<string | null>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'login', '--no-browser', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let prompts = 0;
+    let loginUrl = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', async (d) => {
+      stderr += d;
+      const urls = [...stderr.matchAll(/^\s+(http\S+\/oauth\/authorize\S+)$/gm)];
+      if (urls.length) loginUrl = urls.at(-1)![1];
+      const seen = (stderr.match(/Paste the code/g) ?? []).length;
+      while (prompts < seen) {
+        prompts++;
+        const reply = await answer(loginUrl, prompts);
+        if (reply === null) child.stdin.end();
+        else child.stdin.write(`${reply}\n`);
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export interface ServiceProcess {
   child: ChildProcess;
   url: string;

@@ -1,5 +1,6 @@
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/fake-anthropic.js';
 import { startFakeOAuth, type FakeOAuth } from '../fakes/fake-oauth.js';
+import { configWith } from './harness.js';
 
 export interface OAuthFakes {
   oauth: FakeOAuth;
@@ -35,4 +36,9 @@ export function oauthSettingsFor(oauth: FakeOAuth, extra: Record<string, unknown
 
 export function oauthProvider(baseUrl: string, name = 'Claude Code Official') {
   return { name, type: 'anthropic', base_url: baseUrl, auth_type: 'auth_token', auth_value: 'oauth' };
+}
+
+/** providers.yaml for a pool that signs in at these fakes and serves from their Messages API. */
+export function oauthPoolConfig(fakes: OAuthFakes) {
+  return configWith([oauthProvider(fakes.upstream.url)], { oauth: oauthSettingsFor(fakes.oauth) });
 }
