@@ -18,7 +18,10 @@
 // 1 when a budget is missed (full runs only).
 //
 //   node bench/run.mjs [--smoke] [--out FILE] [--rounds N] [--duration S] [--no-oauth] [--keep-logs]
-//                      [--only throughput,streams,soak]
+//                      [--only throughput,streams,soak] [--floor]
+//
+// --floor adds bench/floor.mjs (bare node:http + undici, the least a Node proxy does) as a third
+// proxy beside the service and nginx in the throughput rounds of the API key and 140 KB scenarios.
 //
 // --smoke runs a tiny load (seconds, not minutes) to check that the harness works end to end;
 // its results go to a temporary file unless --out is given. Environment: BENCH_NODE_ARGS adds

@@ -28,6 +28,7 @@ export const { values: opts } = parseArgs({
     scenario: { type: 'string' },
     tries: { type: 'string' },
     'no-nginx': { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
   },
   strict: true,
 });

@@ -8,14 +8,16 @@ import { runWrk } from './wrk.mjs';
 
 /**
  * Throughput rounds: for each round, non-streaming then streaming, direct, through the service and
- * (when given) through nginx, in an order that rotates from round to round. `body` is a load.lua
- * body template (the 2 KB body when absent). nginx gets the direct credentials: it forwards them.
+ * (when given) through nginx and the floor (bench/floor.mjs), in an order that rotates from round
+ * to round. `body` is a load.lua body template (the 2 KB body when absent). nginx and the floor get
+ * the direct credentials: they forward them.
  */
-export async function throughput({ upstream, service, nginx, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
+export async function throughput({ upstream, service, nginx, floor, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
   const targets = {
     direct: { url: upstream.url, auth: directAuth, beta: directBeta },
     service: { url: service.url, auth: serviceAuth, beta: serviceBeta, pid: service.pid },
     ...(nginx ? { nginx: { url: nginx.url, auth: directAuth, beta: directBeta, pid: nginx.pid } } : {}),
+    ...(floor ? { floor: { url: floor.url, auth: directAuth, beta: directBeta, pid: floor.pid } } : {}),
   };
   const names = Object.keys(targets);
   const run = (target, mode, durationS) =>
@@ -79,6 +81,12 @@ export async function throughput({ upstream, service, nginx, directAuth, directB
       result[key].nginx = proxied;
       // Per-round pairs would be tidier, but rounds are seconds apart either way: the medians' ratio.
       result[key].service_cpu_over_nginx = round(through.median.cpu_ms_per_request / proxied.median.cpu_ms_per_request, 2);
+    }
+    if (floor) {
+      const bare = summarize(rounds[mode].floor, true);
+      result[key].floor = bare;
+      result[key].service_cpu_over_floor = round(through.median.cpu_ms_per_request / bare.median.cpu_ms_per_request, 2);
+      if (nginx) result[key].floor_cpu_over_nginx = round(bare.median.cpu_ms_per_request / result[key].nginx.median.cpu_ms_per_request, 2);
     }
   }
   return result;

@@ -97,6 +97,27 @@ export async function startService(config, dir, name, cli = CLI) {
   };
 }
 
+/** bench/floor.mjs (bare node:http + undici) in front of the upstream, pinned like the service. */
+export async function startFloor(dir, upstreamUrl) {
+  const args = [join(BENCH_DIR, 'floor.mjs'), upstreamUrl, join(dir, 'floor-access.log')];
+  const child = track(
+    pinning.on
+      ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
+  child.stderr.setEncoding('utf8');
+  const m = await waitForLine(child.stderr, /listening on (http:\/\/\S+)/, 10_000, 'bench/floor.mjs');
+  child.stderr.resume();
+  return {
+    pid: child.pid,
+    url: m[1],
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
+    },
+  };
+}
+
 /** Lines (requests logged) in the service's log file. */
 export async function countLines(path) {
   let lines = 0;

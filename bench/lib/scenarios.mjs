@@ -6,7 +6,7 @@ import { BENCH_API_KEY, CLIENT_API_KEY, CLIENT_BETA, OAUTH_BETA, PHASES, opts } 
 import { startNginx } from './nginx.mjs';
 import { concurrentStreams, soak, throughput } from './phases.mjs';
 import { statusMb } from './proc.mjs';
-import { countLines, startService } from './processes.mjs';
+import { countLines, startFloor, startService } from './processes.mjs';
 import { startRedis } from './redis.mjs';
 import { log, round } from './stats.mjs';
 
@@ -34,6 +34,14 @@ async function maybeNginx(dir, upstream) {
   return nginx;
 }
 
+/** bench/floor.mjs (bare node:http + undici) in front of the same upstream, with --floor. */
+async function maybeFloor(dir, upstream) {
+  if (!opts.floor) return null;
+  const floor = await startFloor(dir, upstream.url);
+  log(`floor (bare node:http + undici) pid ${floor.pid} at ${floor.url}`);
+  return floor;
+}
+
 export async function apiKeyScenario(upstream, dir) {
   const config = apiKeyConfig(upstream);
   let result = {};
@@ -43,17 +51,20 @@ export async function apiKeyScenario(upstream, dir) {
     try {
       if (PHASES.has('throughput')) {
         const nginx = await maybeNginx(dir, upstream);
+        const floor = await maybeFloor(dir, upstream);
         try {
           result = await throughput({
             upstream,
             service,
             nginx,
+            floor,
             directAuth: ['x-api-key', BENCH_API_KEY],
             serviceAuth: ['x-api-key', CLIENT_API_KEY],
             label: 'api_key',
           });
         } finally {
           await nginx?.stop();
+          await floor?.stop();
         }
       }
       if (PHASES.has('streams')) result.concurrent_streams = await concurrentStreams({ upstream, service });
@@ -102,11 +113,13 @@ export async function claudeCodeScenario(upstream, dir) {
   const service = await startService(apiKeyConfig(upstream), dir, 'claude_code');
   log(`[claude_code] service pid ${service.pid} at ${service.url}, body ${bodyBytes} bytes`);
   const nginx = await maybeNginx(dir, upstream);
+  const floor = await maybeFloor(dir, upstream);
   try {
     const result = await throughput({
       upstream,
       service,
       nginx,
+      floor,
       directAuth: ['x-api-key', BENCH_API_KEY],
       serviceAuth: ['x-api-key', CLIENT_API_KEY],
       label: 'claude_code',
@@ -116,6 +129,7 @@ export async function claudeCodeScenario(upstream, dir) {
     return result;
   } finally {
     await nginx?.stop();
+    await floor?.stop();
     await service.stop();
   }
 }

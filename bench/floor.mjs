@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// The floor of the benchmark: the least a Node reverse proxy does per request, to set the
+// service's cost beside. node:http reads the body into a reused buffer of its Content-Length,
+// undici's dispatch API (a keep-alive Pool) sends it upstream, the response is relayed as it
+// arrives, and one access-log line per request goes to a file, as nginx's does. No routing,
+// credentials, failover, timeouts, usage counting or secret redaction: what is left is Node's and
+// undici's own cost.
+//
+//   node bench/floor.mjs UPSTREAM_URL ACCESS_LOG_PATH
+//
+// Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
+import { createWriteStream } from 'node:fs';
+import http from 'node:http';
+import { Pool } from 'undici';
+
+const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
+if (!upstreamUrl) {
+  process.stderr.write('usage: node bench/floor.mjs UPSTREAM_URL [ACCESS_LOG_PATH]\n');
+  process.exit(2);
+}
+const origin = new URL(upstreamUrl).origin;
+const pool = new Pool(origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
+const log = createWriteStream(accessLog, { flags: 'a' });
+
+/** Body buffers by length, given back when the response is over (a fresh 140 KB ArrayBuffer per request costs V8 a collection). */
+const freeBuffers = new Map();
+const takeBuffer = (n) => freeBuffers.get(n)?.pop() ?? Buffer.allocUnsafeSlow(n);
+const giveBuffer = (b) => {
+  let list = freeBuffers.get(b.length);
+  if (!list) freeBuffers.set(b.length, (list = []));
+  if (list.length < 64) list.push(b);
+};
+
+/** What nginx does not forward either (hop-by-hop), and what undici sets itself. */
+const DROPPED = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer']);
+
+function relay(req, res, body, pooled) {
+  const headers = {};
+  for (const name in req.headers) if (!DROPPED.has(name)) headers[name] = req.headers[name];
+  headers['accept-encoding'] = 'identity';
+  let status = 0;
+  let bytes = 0;
+  let controller = null;
+  const done = () => {
+    if (pooled) giveBuffer(pooled);
+    pooled = null;
+    log.write(`${req.socket.remoteAddress} "${req.method} ${req.url}" ${status} ${bytes} ${new Date().toISOString()}\n`);
+  };
+  res.on('drain', () => controller?.resume());
+  pool.dispatch(
+    { origin, path: req.url, method: req.method, headers, body },
+    {
+      onRequestStart(c) {
+        controller = c;
+      },
+      onResponseStart(_c, statusCode, upstreamHeaders) {
+        if (statusCode < 200) return;
+        status = statusCode;
+        const out = {};
+        for (const name in upstreamHeaders) if (!DROPPED.has(name)) out[name] = upstreamHeaders[name];
+        res.writeHead(statusCode, out);
+      },
+      onResponseData(c, chunk) {
+        bytes += chunk.length;
+        if (!res.write(chunk)) c.pause();
+      },
+      onResponseEnd() {
+        res.end();
+        done();
+      },
+      onResponseError(_c, err) {
+        if (!res.headersSent) {
+          status = 502;
+          res.writeHead(502, { 'content-type': 'text/plain' });
+          res.end(String(err.message));
+        } else res.destroy(err);
+        done();
+      },
+    },
+  );
+}
+
+const server = http.createServer((req, res) => {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!length) {
+    req.resume();
+    req.on('end', () => relay(req, res, null, null));
+    return;
+  }
+  const body = takeBuffer(length);
+  let at = 0;
+  req.on('data', (chunk) => {
+    chunk.copy(body, at);
+    at += chunk.length;
+  });
+  req.on('end', () => relay(req, res, at === length ? body : body.subarray(0, at), body));
+});
+server.keepAliveTimeout = 30_000;
+server.listen(0, '127.0.0.1', () => {
+  process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    log.end();
+    server.close();
+    void pool.close();
+    setTimeout(() => process.exit(0), 200).unref();
+  });
+}
