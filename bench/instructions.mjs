@@ -6,6 +6,7 @@
 // collector's included) are counted; what the kernel does for its sockets is not.
 //
 //   node bench/instructions.mjs [--target service|floor] [--warmup N] [--requests N] [--concurrency N] [--stream]
+//                               [--log-level info|warn]
 //
 // Instrumentation is off during the warm-up (JIT compilation settles) and on for --requests
 // requests only (callgrind_control -i). BENCH_CLI picks another build, like bench/run.mjs.
@@ -25,6 +26,7 @@ const { values: o } = parseArgs({
     requests: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '4' },
     stream: { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
   },
 });
 // bench/lib/options.mjs parses the command line of bench/run.mjs when it is loaded: it sees none of ours.
@@ -46,7 +48,7 @@ if (o.target === 'floor') {
 } else {
   const config = {
     providers: [{ name: 'bench', type: 'anthropic', base_url: upstream.url, auth_type: 'api_key', auth_value: BENCH_API_KEY }],
-    settings: baseSettings(),
+    settings: { ...baseSettings(), log_level: o['log-level'] },
   };
   writeFileSync(join(dir, 'config.yaml'), JSON.stringify(config));
   args = [CLI, 'serve', '--config', join(dir, 'config.yaml'), '--port', '0'];
@@ -109,7 +111,7 @@ try {
   }
   const perRequest = Math.round(total / requests);
   process.stdout.write(
-    `${JSON.stringify({ target: o.target, node: process.version, cli: o.target === 'floor' ? null : CLI, stream: o.stream, warmup, requests, concurrency, instructions: total, per_request: perRequest, warmup_s: (t1 - t0) / 1000, measured_s: (t2 - t1) / 1000 })}\n`,
+    `${JSON.stringify({ target: o.target, node: process.version, cli: o.target === 'floor' ? null : CLI, log_level: o['log-level'], stream: o.stream, warmup, requests, concurrency, instructions: total, per_request: perRequest, warmup_s: (t1 - t0) / 1000, measured_s: (t2 - t1) / 1000 })}\n`,
   );
 } finally {
   killAll();

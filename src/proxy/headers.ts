@@ -45,7 +45,8 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 
 function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined {
   const value = headers.connection;
-  if (!value) return undefined;
+  // What nearly every request and response says: nothing listed.
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const listed = value
     .toLowerCase()
     .split(',')

@@ -6,8 +6,16 @@
  * differs from Host, is refused before anything else looks at the request.
  */
 
+/**
+ * Segments of unreserved characters that do not start with a dot, and a query without `#`: no
+ * decoding can turn them into anything else, so the per-segment checks have nothing to find.
+ * Every request is judged, and nearly all look like this (`/v1/messages?beta=true`).
+ */
+const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+(?:\?[^#\\\x00-\x1f\x7f]*)?$/;
+
 /** Why a request target is refused on every route, or undefined when it is a plain origin-form path. */
 export function targetProblem(target: string): string | undefined {
+  if (PLAIN_TARGET.test(target)) return undefined;
   if (!target.startsWith('/')) {
     return 'The request target must be a path starting with "/" (origin-form); absolute-form and other targets are not accepted.';
   }
