@@ -91,7 +91,7 @@ export class AccountPool {
    */
   adopt(record: AccountRecord): Account {
     const existing = this.get(record.email);
-    if (!existing) return this.insert(record, 'added on another instance', this.nextSeq++, { remote: true });
+    if (!existing) return this.insert(record, 'added on another instance', undefined, { remote: true });
     const before = existing.record;
     existing.record = record;
     if (before.access_token !== record.access_token || before.refresh_token !== record.refresh_token) {
