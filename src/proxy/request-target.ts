@@ -23,6 +23,8 @@ export function targetProblem(target: string): string | undefined {
   const query = target.indexOf('?');
   const path = query < 0 ? target : target.slice(0, query);
   if (path.includes('\\')) return 'The request path must not contain a backslash.';
+  // Not valid in a request target, and a WHATWG parser trims it: `/v1/.. ` would resolve as `/v1/..`.
+  if (path.includes(' ')) return 'The request path must not contain a space (send it as %20).';
   const segments = path.split('/');
   for (let i = 1; i < segments.length; i++) {
     const problem = segmentProblem(segments[i]);
@@ -63,7 +65,8 @@ function segmentProblem(segment: string): string | undefined {
   if (/%(?![0-9a-fA-F]{2})/.test(segment)) return 'has malformed percent-encoding';
   let text = segment;
   for (;;) {
-    const bare = text.split(';', 1)[0];
+    // Also with the C0 controls and spaces around it that a WHATWG parser trims from its input.
+    const bare = text.split(';', 1)[0].replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, '');
     if (bare === '.' || bare === '..') return 'is a dot segment';
     if (/[\\/]/.test(text)) return 'holds an encoded "/" or "\\"';
     // eslint-disable-next-line no-control-regex

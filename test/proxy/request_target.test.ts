@@ -52,7 +52,7 @@ describe('what goes upstream for an arbitrary target', () => {
           for (const segment of decoded.slice(base.length).split(/[/\\]/)) expect(['.', '..']).not.toContain(segment.split(';')[0]);
         }
       }),
-      { numRuns: 5000 },
+      { numRuns: Number(process.env.TARGET_PROPERTY_RUNS ?? 5000) },
     );
   });
 
@@ -83,6 +83,10 @@ describe('the attack forms of the issue', () => {
     ['/v1/messages#x', /fragment/],
     ['/v1/%zz', /malformed/],
     ['/v1/%00', /control/],
+    // Found by the property in CI (seed 892916717): a WHATWG parser trims the trailing space.
+    ['/v1/.. ', /space/],
+    ['/v1/%20..%20/api/oauth/profile', /dot segment/],
+    ['/v1/..%09/api/oauth/profile', /dot segment/],
   ])('%s is refused (%s)', (target, why) => {
     expect(forwardingProblem(target)).toMatch(why);
     expect(targetProblem(target)).toMatch(why);
