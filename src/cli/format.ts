@@ -1,3 +1,5 @@
+import { minutesLeft } from '../oauth/pending-logins.js';
+
 /** Human-readable durations and tables for the CLI. */
 
 export function formatDuration(ms: number): string {
@@ -8,8 +10,7 @@ export function formatDuration(ms: number): string {
 
 /** "10 minutes (until 14:05)": how long from now until `until`, and that time on the local clock. */
 export function formatValidity(until: number, now: number): string {
-  const minutes = Math.max(1, Math.round((until - now) / 60_000));
-  return `${minutes} minute${minutes === 1 ? '' : 's'} (until ${formatClockTime(until)})`;
+  return `${minutesLeft(until, now)} (until ${formatClockTime(until)})`;
 }
 
 /** 14:05, local time. */

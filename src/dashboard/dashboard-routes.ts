@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sameSecret } from '../routes/admin-access.js';
-import { ADMIN_BODY_LIMIT, jsonOf, type ParsedBody } from '../routes/body-parsers.js';
+import { ADMIN_BODY_LIMIT, jsonOf } from '../routes/admin-body.js';
+import type { ParsedBody } from '../routes/receive-body.js';
 import { currentHealth } from '../routes/health-routes.js';
 import { accountStatus, oauthRoutes } from '../routes/oauth-routes.js';
 import { usageRoutes } from '../routes/usage-routes.js';

@@ -1,6 +1,7 @@
 import { errorResponse, type SyntheticResponse } from '../anthropic/errors.js';
 import { cliCommand } from '../hints/cli-command.js';
 import { dashboardUrl } from '../hints/dashboard-url.js';
+import { minutesLeft } from './pending-logins.js';
 
 /**
  * Everything the service says when its pool cannot serve: the client's 401 and 429, the console
@@ -53,7 +54,6 @@ export function rateLimitedResponse(freeAt: number, now: number, serviceUrl: str
 /** The console banner saying the same as the 401. */
 export function authRequiredBanner(reason: string, loginUrl: string, serviceUrl: string, validUntil: number, now: number): string {
   const rule = '='.repeat(78);
-  const minutes = Math.max(1, Math.round((validUntil - now) / 60_000));
   return [
     '',
     rule,
@@ -63,7 +63,7 @@ export function authRequiredBanner(reason: string, loginUrl: string, serviceUrl:
     `Why: ${reason} (${cliCommand('accounts')} shows each account)`,
     '',
     'Or by hand:',
-    `1. Open this URL in a browser and sign in to your Claude account (valid for ${minutes} minutes, until ${new Date(validUntil).toISOString()}):`,
+    `1. Open this URL in a browser and sign in to your Claude account (valid for ${minutesLeft(validUntil, now)}, until ${new Date(validUntil).toISOString()}):`,
     `   ${loginUrl}`,
     '2. Copy the code the page shows (CODE#STATE) and send it to the service:',
     `   ${exchangeCurl(serviceUrl)}`,

@@ -3,9 +3,15 @@ import type { Clock } from './clock.js';
 import { authorizeUrl, codeChallenge, randomToken } from './pkce.js';
 
 export const LOGIN_TTL_MS = 10 * 60 * 1000;
-const LOGIN_TTL_TEXT = `${LOGIN_TTL_MS / 60_000} minutes`;
+const LOGIN_TTL_TEXT = minutesLeft(LOGIN_TTL_MS, 0);
 /** Every 401 without a usable account hands out a login URL; a retry storm must not grow this without bound. */
 export const MAX_PENDING_LOGINS = 100;
+
+/** "10 minutes": how long a login URL stays valid from `now`, never under one minute (it is still usable). */
+export function minutesLeft(until: number, now: number): string {
+  const minutes = Math.max(1, Math.round((until - now) / 60_000));
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
 
 export interface PendingLogin {
   state: string;

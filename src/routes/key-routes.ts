@@ -4,7 +4,8 @@ import { ClientKeyError } from '../access/client-keys.js';
 import { CLIENT_KEY_NAME } from '../config/schema.js';
 import type { Service } from '../service.js';
 import { StoreError } from '../store/token-store.js';
-import { jsonOf, type ParsedBody } from './body-parsers.js';
+import { jsonOf } from './admin-body.js';
+import type { ParsedBody } from './receive-body.js';
 import { adminError } from './admin-errors.js';
 
 const createBody = z.object({

@@ -5,7 +5,8 @@ import { exchangeCurl } from '../oauth/auth-required.js';
 import { LoginError } from '../oauth/login-flow.js';
 import { LOGIN_TTL_MS } from '../oauth/pending-logins.js';
 import { liveSnapshot } from '../store/account-record.js';
-import { fieldsOf, type ParsedBody } from './body-parsers.js';
+import { fieldsOf } from './admin-body.js';
+import type { ParsedBody } from './receive-body.js';
 import type { Service } from '../service.js';
 import { adminError } from './admin-errors.js';
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ProxyLogFields } from '../proxy/forward.js';
 import { sessionIdentity } from '../anthropic/session-identity.js';
 import type { Service } from '../service.js';
-import type { ParsedBody } from './body-parsers.js';
+import type { ParsedBody } from './receive-body.js';
 import { FORWARDED_ROUTE } from './target-guard.js';
 import { v1AccessGuard } from './v1-access.js';
 

@@ -1,23 +1,21 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, interactiveLogin, runCli } from '../support/cli.js';
-import { startService, type RunningService } from '../support/harness.js';
-import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { CLI, interactiveLogin, runCli, startCliTarget, type CliTarget } from '../support/cli.js';
+import type { RunningService } from '../support/harness.js';
+import type { OAuthFakes } from '../support/oauth-setup.js';
 import { it as poolIt } from '../support/pool.js';
 import { cliCommand } from '../../src/hints/cli-command.js';
 
 describe('account commands of the CLI against the running service', () => {
   let fakes: OAuthFakes;
   let svc: RunningService;
+  let target: CliTarget;
 
   beforeAll(async () => {
-    fakes = await startOAuthFakes();
-    svc = await startService({ config: oauthPoolConfig(fakes) });
+    target = await startCliTarget();
+    ({ fakes, svc } = target);
   });
-  afterAll(async () => {
-    await svc.close();
-    await fakes.close();
-  });
+  afterAll(() => target.close());
 
   it('login: prints the URL, takes the pasted CODE#STATE, and reports the account and pool size', async () => {
     const result = await interactiveLogin(['--url', svc.url], (url) => fakes.oauth.approve(url, 'alice@example.com'));

@@ -1,9 +1,9 @@
 // Issue 11 point 6: the `login` command as a user runs it (the built CLI against the running
 // service and the fake OAuth server): whose account a code signs in, and a code for another login.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { interactiveLogin } from '../support/cli.js';
+import { interactiveLogin, startCliTarget, type CliTarget } from '../support/cli.js';
 import { startService, type RunningService } from '../support/harness.js';
-import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from '../support/oauth-setup.js';
+import { oauthPoolConfig, type OAuthFakes } from '../support/oauth-setup.js';
 import { admin, fakeClock, MINUTE } from '../support/pool.js';
 import { LOGIN_TTL_MS } from '../../src/oauth/pending-logins.js';
 
@@ -14,19 +14,17 @@ const hhmm = (ms: number) => `${String(new Date(ms).getHours()).padStart(2, '0')
 describe('claude-code-balancer login', () => {
   let fakes: OAuthFakes;
   let svc: RunningService;
+  let target: CliTarget;
   const poolEmails = async () => {
     const res = await admin(svc.url, 'GET', '/oauth/status');
     return (res.json.tokens as { account_email: string }[]).map((t) => t.account_email).sort();
   };
 
   beforeAll(async () => {
-    fakes = await startOAuthFakes();
-    svc = await startService({ config: oauthPoolConfig(fakes) });
+    target = await startCliTarget();
+    ({ fakes, svc } = target);
   });
-  afterAll(async () => {
-    await svc.close();
-    await fakes.close();
-  });
+  afterAll(() => target.close());
 
   it('--email naming another account than the one signed in: both addresses, nothing stored, exit 1', async () => {
     const result = await interactiveLogin(['--url', svc.url, '--email', 'carol@example.com'], (url) => fakes.oauth.approve(url, 'dave@example.com'));

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { startService, type RunningService } from './harness.js';
+import { oauthPoolConfig, startOAuthFakes, type OAuthFakes } from './oauth-setup.js';
 
 export const CLI = resolve('dist/cli.js');
 
@@ -60,6 +62,26 @@ export function interactiveLogin(args: string[], answer: (loginUrl: string, atte
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The service (in process, an OAuth pool) and the fake OAuth server the CLI's login goes through. */
+export interface CliTarget {
+  fakes: OAuthFakes;
+  svc: RunningService;
+  close(): Promise<void>;
+}
+
+export async function startCliTarget(): Promise<CliTarget> {
+  const fakes = await startOAuthFakes();
+  const svc = await startService({ config: oauthPoolConfig(fakes) });
+  return {
+    fakes,
+    svc,
+    close: async () => {
+      await svc.close();
+      await fakes.close();
+    },
+  };
 }
 
 export interface ServiceProcess {
