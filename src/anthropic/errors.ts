@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+
 /** Anthropic's error shape, so every client (SDK, Claude Code) can read what went wrong. */
 export type AnthropicErrorType =
   | 'invalid_request_error'
@@ -19,6 +21,15 @@ export const STATUS_OF_ERROR_TYPE: Record<AnthropicErrorType, number> = {
   api_error: 500,
   overloaded_error: 529,
 };
+
+// Node's http has no reason phrase for 529 and writes `529 unknown`; Anthropic answers `529 Overloaded`.
+const REASON_PHRASES: Readonly<Record<number, string>> = { 529: 'Overloaded' };
+
+/** Gives `res` Anthropic's reason phrase for `status` where Node has none; call before its head is written. */
+export function setReasonPhrase(res: ServerResponse, status: number): void {
+  const phrase = REASON_PHRASES[status];
+  if (phrase) res.statusMessage = phrase;
+}
 
 export function anthropicErrorBody(type: AnthropicErrorType, message: string): string {
   return JSON.stringify({ type: 'error', error: { type, message } });

@@ -1,6 +1,7 @@
 import type { OAuthSettings } from '../config/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { accountKey } from '../store/account-record.js';
+import { errorMessage } from '../store/keytar.js';
 import type { Account } from './account.js';
 import type { AccountPool } from './account-pool.js';
 import type { Clock } from './clock.js';
@@ -184,11 +185,11 @@ export class Refresher {
     try {
       answer = await this.tokens.refresh(refreshToken, before.scopes);
     } catch (err) {
-      const e = err as TokenEndpointError;
-      this.steps.answered(account, e.status, called, e.error);
-      if (e instanceof TokenEndpointError && e.isInvalidGrant) this.spend(refreshToken);
+      const endpoint = err instanceof TokenEndpointError ? err : undefined;
+      this.steps.answered(account, endpoint?.status, called, endpoint ? endpoint.error : errorMessage(err));
+      if (endpoint?.isInvalidGrant) this.spend(refreshToken);
       // Deleted, or replaced by a new login meanwhile: this outcome is about tokens nobody holds any more.
-      if (!account.retired) this.failed(account, e);
+      if (!account.retired) this.failed(account, err);
       throw err;
     }
     this.steps.answered(account, answer.status, called);
@@ -216,16 +217,17 @@ export class Refresher {
     this.log.info({ account: account.email, expires_at: new Date(account.record.expires_at).toISOString() }, 'token refreshed');
   }
 
-  private failed(account: Account, e: TokenEndpointError): void {
-    if (e instanceof TokenEndpointError && e.isInvalidGrant) {
-      this.pool.setVerdict(account, 'needs_login', `refresh refused: ${e.message}`);
+  private failed(account: Account, err: unknown): void {
+    const message = errorMessage(err);
+    if (err instanceof TokenEndpointError && err.isInvalidGrant) {
+      this.pool.setVerdict(account, 'needs_login', `refresh refused: ${message}`);
       return;
     }
     const now = this.clock.now();
-    account.lastError = `refresh failed (will retry): ${e.message}`;
+    account.lastError = `refresh failed (will retry): ${message}`;
     account.lastRefreshFailureAt = now;
     account.refreshBackoffUntil = now + this.settings.refresh_retry_seconds * 1000;
-    this.log.warn({ account: account.email, err: e.message }, 'token refresh failed; keeping the current token');
+    this.log.warn({ account: account.email, err: message }, 'token refresh failed; keeping the current token');
     this.pool.refreshFailed(account, account.lastError);
     this.schedule(account);
   }

@@ -62,6 +62,19 @@ export class UpstreamDispatchers {
     for (const pool of old) void pool.close().catch(() => {});
   }
 
+  /**
+   * After a reload: the proxy agents for `proxy` values no provider names any more are closed once
+   * their requests end, rather than kept open with their tunnels for ever.
+   */
+  retainProxies(providerProxies: Iterable<string | undefined>): void {
+    const inUse = new Set(providerProxies);
+    for (const [key, agent] of this.proxied) {
+      if (inUse.has(key)) continue;
+      this.proxied.delete(key);
+      void agent?.close().catch(() => {});
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.all().map((p) => p.close().catch(() => {})));
     this.pools.clear();

@@ -6,6 +6,8 @@ export interface ForwardProxy {
   url: string;
   /** "CONNECT host:port" or "GET http://..." per request, with the Proxy-Authorization it carried. */
   seen: { target: string; auth: string | undefined }[];
+  /** CONNECT tunnels whose client side is still open. */
+  openTunnels(): number;
   close(): Promise<void>;
 }
 
@@ -16,6 +18,7 @@ export interface ForwardProxy {
 export async function startForwardProxy(hosts: Record<string, string> = {}): Promise<ForwardProxy> {
   const seen: ForwardProxy['seen'] = [];
   const sockets = new Set<Socket>();
+  const tunnels = new Set<Socket>();
   const server: Server = createServer((req, res) => {
     seen.push({ target: `${req.method} ${req.url}`, auth: req.headers['proxy-authorization'] });
     const up = httpRequest(req.url!, { method: req.method, headers: req.headers }, (r) => {
@@ -29,6 +32,8 @@ export async function startForwardProxy(hosts: Record<string, string> = {}): Pro
   server.on('connect', (req, client: Socket, head) => {
     seen.push({ target: `CONNECT ${req.url}`, auth: req.headers['proxy-authorization'] });
     sockets.add(client);
+    tunnels.add(client);
+    client.once('close', () => tunnels.delete(client));
     const [host, port] = req.url!.split(':');
     const up = connect(Number(port), hosts[host] ?? host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -45,6 +50,7 @@ export async function startForwardProxy(hosts: Record<string, string> = {}): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    openTunnels: () => tunnels.size,
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();
