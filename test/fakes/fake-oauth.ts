@@ -56,6 +56,8 @@ export interface FakeOAuth {
   /** Where the account's email shows: the token response (and the profile), only the profile, or nowhere. */
   emailIn: 'token' | 'profile' | 'nowhere';
   delayTokenMs: number;
+  /** Token calls wait from now until the returned function is called (a test orders a race with it). */
+  holdTokenCalls(): () => void;
   /** The (get-or-created) user record behind an email; edit it to change the profile. */
   user(email: string): FakeUser;
   close(): Promise<void>;
@@ -170,6 +172,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     res.writeHead(302, { location: to.toString() }).end();
   }
 
+  let tokenGate: Promise<void> | null = null;
   async function token(req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer) {
     const isJson = /^application\/json\b/i.test(first(req.headers['content-type']) ?? '');
     let body: any = raw.toString('utf8');
@@ -179,6 +182,7 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     let gone = false;
     res.on('close', () => { gone = true; });
     if (fake.delayTokenMs > 0) await sleep(fake.delayTokenMs);
+    if (tokenGate) await tokenGate;
     if (gone) return;
     const reply = (status: number, payload: unknown) => { call.status = status; send(res, status, payload); };
 
@@ -294,6 +298,11 @@ export async function startFakeOAuth(opts: { liveTokens?: Set<string> } = {}): P
     omitRefreshTokenOnRefresh: false,
     emailIn: 'token',
     delayTokenMs: 0,
+    holdTokenCalls() {
+      let release!: () => void;
+      tokenGate = new Promise<void>((resolve) => { release = resolve; });
+      return () => { tokenGate = null; release(); };
+    },
     user,
     async approve(loginUrl, email) {
       const u = new URL(loginUrl);

@@ -52,10 +52,15 @@ describe('two instances on one Redis, log_level DEBUG', { timeout: 60_000 }, () 
     const expiresAt = Date.parse((await status())[0].expires_at);
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 50)));
     fakes.oauth.accessTokensTtlSeconds = 28800;
-    // The first refresh is still under way when the other instance asks for the right.
-    fakes.oauth.delayTokenMs = 500;
+    // The token endpoint holds the first refresh until both instances have started theirs, so the
+    // other one is waiting for the refresh right while it is under way.
+    const release = fakes.oauth.holdTokenCalls();
     const before = fakes.oauth.refreshCallsFor(EMAIL);
-    const answers = await Promise.all([askThrough(a), askThrough(b)]);
+    const asked = Promise.all([askThrough(a), askThrough(b)]);
+    const started = (p: ServiceProcess) => p.stdout().split('\n').some((l) => l.includes('"msg":"refresh started"'));
+    await expect.poll(() => started(a) && started(b), { timeout: 10_000, interval: 20 }).toBe(true);
+    release();
+    const answers = await asked;
     expect(answers).toEqual([
       { status: 200, account: EMAIL },
       { status: 200, account: EMAIL },
