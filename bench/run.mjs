@@ -29,6 +29,7 @@
 // its results go to a temporary file unless --out is given. Environment: BENCH_NODE_ARGS adds
 // node flags to the service (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_CLI runs another
 // build of the service (the cli.js of an older checkout's dist/, to compare).
+// BENCH_FLOOR_NODE_ARGS adds node flags to the floors (e.g. "--max-semi-space-size=64").
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

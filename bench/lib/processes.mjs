@@ -102,7 +102,8 @@ export async function startService(config, dir, name, cli = CLI) {
  * + undici) or bench/floor-net.mjs (node:net only).
  */
 export async function startFloor(dir, upstreamUrl, script = 'floor.mjs') {
-  const args = [join(BENCH_DIR, script), upstreamUrl, join(dir, `${script}-access.log`)];
+  const nodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, join(BENCH_DIR, script), upstreamUrl, join(dir, `${script}-access.log`)];
   const child = track(
     pinning.on
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
