@@ -3,20 +3,21 @@
 // bench/floor.mjs or nginx's worker during one wrk run (non-streaming, 50 connections). A measuring
 // tool for BENCHMARKS.md ("The floor"); strace slows the relay, so only the counts mean anything.
 //
-//   node bench/syscalls.mjs [floor-net|floor|nginx ...] [--duration S]
+//   RELAYS=floor-net,floor,nginx node bench/syscalls.mjs --duration S
+// (lib/options.mjs owns the command line, so the relays come from the environment)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { writeClaudeCodeTemplate } from './lib/claude-code-body.mjs';
 import { startNginx } from './lib/nginx.mjs';
-import { BENCH_API_KEY } from './lib/options.mjs';
+import { BENCH_API_KEY, opts } from './lib/options.mjs';
 import { killAll, startFloor, startUpstream } from './lib/processes.mjs';
 import { sleep } from './lib/stats.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const durationS = Number(process.argv[process.argv.indexOf('--duration') + 1]) || 4;
+const names = (process.env.RELAYS ?? '').split(',').filter(Boolean);
+const durationS = Number(opts.duration) || 4;
 const dir = mkdtempSync(join(os.tmpdir(), 'ccb-syscalls-'));
 const body = join(dir, 'claude-code-body');
 writeClaudeCodeTemplate(body);
