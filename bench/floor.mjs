@@ -9,9 +9,9 @@
 //   node bench/floor.mjs UPSTREAM_URL ACCESS_LOG_PATH
 //
 // Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
-import { closeSync, openSync, write, writeSync } from 'node:fs';
 import http from 'node:http';
 import { Pool } from 'undici';
+import { batchedLog } from './lib/batched-log.mjs';
 
 const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!upstreamUrl) {
@@ -21,22 +21,7 @@ if (!upstreamUrl) {
 const origin = new URL(upstreamUrl).origin;
 const pool = new Pool(origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
 
-// The access log, written in batches of 4 KB or every 100 ms (one write per line would cost a
-// thread-pool round trip each; the service batches its log the same way).
-const logFd = openSync(accessLog, 'a');
-let pending = '';
-let flushTimer = null;
-const flushLog = () => {
-  flushTimer = null;
-  if (!pending) return;
-  write(logFd, pending, () => {});
-  pending = '';
-};
-const logLine = (line) => {
-  pending += line;
-  if (pending.length >= 4096) flushLog();
-  else flushTimer ??= setTimeout(flushLog, 100).unref();
-};
+const accessLine = batchedLog(accessLog);
 
 /**
  * Body buffers of power-of-two sizes, given back when the response is over (a fresh 140 KB
@@ -64,7 +49,7 @@ function relay(req, res, body, pooled) {
   const done = () => {
     if (pooled) giveBuffer(pooled);
     pooled = null;
-    logLine(`${req.socket.remoteAddress} "${req.method} ${req.url}" ${status} ${bytes} ${new Date().toISOString()}\n`);
+    accessLine.line(`${req.socket.remoteAddress} "${req.method} ${req.url}" ${status} ${bytes} ${new Date().toISOString()}\n`);
   };
   res.on('drain', () => controller?.resume());
   pool.dispatch(
@@ -121,8 +106,7 @@ server.listen(0, '127.0.0.1', () => {
 });
 for (const sig of ['SIGTERM', 'SIGINT']) {
   process.on(sig, () => {
-    writeSync(logFd, pending);
-    closeSync(logFd);
+    accessLine.close();
     server.close();
     void pool.close();
     setTimeout(() => process.exit(0), 200).unref();

@@ -18,15 +18,18 @@
 // 1 when a budget is missed (full runs only).
 //
 //   node bench/run.mjs [--smoke] [--out FILE] [--rounds N] [--duration S] [--no-oauth] [--keep-logs]
-//                      [--only throughput,streams,soak] [--floor]
+//                      [--only throughput,streams,soak] [--floor] [--floor-net]
 //
 // --floor adds bench/floor.mjs (bare node:http + undici, the least a Node proxy does) as a third
 // proxy beside the service and nginx in the throughput rounds of the API key and 140 KB scenarios.
+// --floor-net adds bench/floor-net.mjs (node:net only, the request and response framed by hand: a
+// measuring tool for what a Node data path costs without any HTTP parser) the same way.
 //
 // --smoke runs a tiny load (seconds, not minutes) to check that the harness works end to end;
 // its results go to a temporary file unless --out is given. Environment: BENCH_NODE_ARGS adds
 // node flags to the service (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); BENCH_CLI runs another
 // build of the service (the cli.js of an older checkout's dist/, to compare).
+// BENCH_FLOOR_NODE_ARGS adds node flags to the floors (e.g. "--max-semi-space-size=64").
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -29,6 +29,7 @@ export const { values: opts } = parseArgs({
     tries: { type: 'string' },
     'no-nginx': { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
+    'floor-net': { type: 'boolean', default: false },
   },
   strict: true,
 });

@@ -8,16 +8,17 @@ import { runWrk } from './wrk.mjs';
 
 /**
  * Throughput rounds: for each round, non-streaming then streaming, direct, through the service and
- * (when given) through nginx and the floor (bench/floor.mjs), in an order that rotates from round
+ * (when given) through nginx and the floors (bench/floor.mjs, bench/floor-net.mjs), in an order that rotates from round
  * to round. `body` is a load.lua body template (the 2 KB body when absent). nginx and the floor get
  * the direct credentials: they forward them.
  */
-export async function throughput({ upstream, service, nginx, floor, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
+export async function throughput({ upstream, service, nginx, floor, floorNet, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
   const targets = {
     direct: { url: upstream.url, auth: directAuth, beta: directBeta },
     service: { url: service.url, auth: serviceAuth, beta: serviceBeta, pid: service.pid },
     ...(nginx ? { nginx: { url: nginx.url, auth: directAuth, beta: directBeta, pid: nginx.pid } } : {}),
     ...(floor ? { floor: { url: floor.url, auth: directAuth, beta: directBeta, pid: floor.pid } } : {}),
+    ...(floorNet ? { floor_net: { url: floorNet.url, auth: directAuth, beta: directBeta, pid: floorNet.pid } } : {}),
   };
   const names = Object.keys(targets);
   const run = (target, mode, durationS) =>
@@ -87,6 +88,11 @@ export async function throughput({ upstream, service, nginx, floor, directAuth, 
       result[key].floor = bare;
       result[key].service_cpu_over_floor = round(through.median.cpu_ms_per_request / bare.median.cpu_ms_per_request, 2);
       if (nginx) result[key].floor_cpu_over_nginx = round(bare.median.cpu_ms_per_request / result[key].nginx.median.cpu_ms_per_request, 2);
+    }
+    if (floorNet) {
+      const raw = summarize(rounds[mode].floor_net, true);
+      result[key].floor_net = raw;
+      if (nginx) result[key].floor_net_cpu_over_nginx = round(raw.median.cpu_ms_per_request / result[key].nginx.median.cpu_ms_per_request, 2);
     }
   }
   return result;

@@ -97,16 +97,20 @@ export async function startService(config, dir, name, cli = CLI) {
   };
 }
 
-/** bench/floor.mjs (bare node:http + undici) in front of the upstream, pinned like the service. */
-export async function startFloor(dir, upstreamUrl) {
-  const args = [join(BENCH_DIR, 'floor.mjs'), upstreamUrl, join(dir, 'floor-access.log')];
+/**
+ * A floor relay in front of the upstream, pinned like the service: bench/floor.mjs (bare node:http
+ * + undici) or bench/floor-net.mjs (node:net only).
+ */
+export async function startFloor(dir, upstreamUrl, script = 'floor.mjs') {
+  const nodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, join(BENCH_DIR, script), upstreamUrl, join(dir, `${script}-access.log`)];
   const child = track(
     pinning.on
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
       : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] }),
   );
   child.stderr.setEncoding('utf8');
-  const m = await waitForLine(child.stderr, /listening on (http:\/\/\S+)/, 10_000, 'bench/floor.mjs');
+  const m = await waitForLine(child.stderr, /listening on (http:\/\/\S+)/, 10_000, `bench/${script}`);
   child.stderr.resume();
   return {
     pid: child.pid,

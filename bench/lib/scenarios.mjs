@@ -42,6 +42,14 @@ async function maybeFloor(dir, upstream) {
   return floor;
 }
 
+/** bench/floor-net.mjs (node:net only, no HTTP parser) in front of the same upstream, with --floor-net. */
+async function maybeFloorNet(dir, upstream) {
+  if (!opts['floor-net']) return null;
+  const floorNet = await startFloor(dir, upstream.url, 'floor-net.mjs');
+  log(`floor-net (node:net only) pid ${floorNet.pid} at ${floorNet.url}`);
+  return floorNet;
+}
+
 export async function apiKeyScenario(upstream, dir) {
   const config = apiKeyConfig(upstream);
   let result = {};
@@ -52,12 +60,14 @@ export async function apiKeyScenario(upstream, dir) {
       if (PHASES.has('throughput')) {
         const nginx = await maybeNginx(dir, upstream);
         const floor = await maybeFloor(dir, upstream);
+        const floorNet = await maybeFloorNet(dir, upstream);
         try {
           result = await throughput({
             upstream,
             service,
             nginx,
             floor,
+            floorNet,
             directAuth: ['x-api-key', BENCH_API_KEY],
             serviceAuth: ['x-api-key', CLIENT_API_KEY],
             label: 'api_key',
@@ -65,6 +75,7 @@ export async function apiKeyScenario(upstream, dir) {
         } finally {
           await nginx?.stop();
           await floor?.stop();
+          await floorNet?.stop();
         }
       }
       if (PHASES.has('streams')) result.concurrent_streams = await concurrentStreams({ upstream, service });
@@ -114,12 +125,14 @@ export async function claudeCodeScenario(upstream, dir) {
   log(`[claude_code] service pid ${service.pid} at ${service.url}, body ${bodyBytes} bytes`);
   const nginx = await maybeNginx(dir, upstream);
   const floor = await maybeFloor(dir, upstream);
+  const floorNet = await maybeFloorNet(dir, upstream);
   try {
     const result = await throughput({
       upstream,
       service,
       nginx,
       floor,
+      floorNet,
       directAuth: ['x-api-key', BENCH_API_KEY],
       serviceAuth: ['x-api-key', CLIENT_API_KEY],
       label: 'claude_code',
@@ -130,6 +143,7 @@ export async function claudeCodeScenario(upstream, dir) {
   } finally {
     await nginx?.stop();
     await floor?.stop();
+    await floorNet?.stop();
     await service.stop();
   }
 }
