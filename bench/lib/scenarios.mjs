@@ -72,7 +72,6 @@ export async function apiKeyScenario(upstream, dir) {
         const nginx = await maybeNginx(dir, upstream);
         const floor = await maybeFloor(dir, upstream);
         const floorNet = await maybeFloorNet(dir, upstream);
-  const hybrids = await maybeHybrids(dir, upstream);
         const hybrids = await maybeHybrids(dir, upstream);
         try {
           result = await throughput({
@@ -81,7 +80,6 @@ export async function apiKeyScenario(upstream, dir) {
             nginx,
             floor,
             floorNet,
-      hybrids,
             hybrids,
             directAuth: ['x-api-key', BENCH_API_KEY],
             serviceAuth: ['x-api-key', CLIENT_API_KEY],
@@ -91,7 +89,6 @@ export async function apiKeyScenario(upstream, dir) {
           await nginx?.stop();
           await floor?.stop();
           await floorNet?.stop();
-    for (const h of Object.values(hybrids)) await h.stop();
           for (const h of Object.values(hybrids)) await h.stop();
         }
       }
