@@ -19,7 +19,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { batchedLog } from './lib/batched-log.mjs';
-import { CONTENT_LENGTH, DROPPED, HEAD_END, giveBuffer, readBody, responseEnd, takeBuffer, undiciPool, upstreamSockets } from './lib/floor-parts.mjs';
+import { CONTENT_LENGTH, DROPPED, giveBuffer, HEAD_END, readBody, responseEnd, stopOn, takeBuffer, undiciPool, upstreamSockets } from './lib/floor-parts.mjs';
 
 const [mode, upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!['http-net', 'net-undici'].includes(mode) || !upstreamUrl) {
@@ -202,11 +202,8 @@ const { server, close } = mode === 'http-net' ? httpNet() : netUndici();
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    accessLine.close();
-    server.close();
-    close();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}
+stopOn(() => {
+  accessLine.close();
+  server.close();
+  close();
+});

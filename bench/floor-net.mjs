@@ -15,7 +15,7 @@
 // Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
 import net from 'node:net';
 import { batchedLog } from './lib/batched-log.mjs';
-import { CONTENT_LENGTH, HEAD_END, responseEnd, upstreamSockets } from './lib/floor-parts.mjs';
+import { CONTENT_LENGTH, HEAD_END, responseEnd, stopOn, upstreamSockets } from './lib/floor-parts.mjs';
 
 const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!upstreamUrl) {
@@ -140,11 +140,8 @@ const server = net.createServer({ noDelay: true }, connection);
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    accessLine.close();
-    server.close();
-    upstreams.destroyAll();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}
+stopOn(() => {
+  accessLine.close();
+  server.close();
+  upstreams.destroyAll();
+});

@@ -11,7 +11,7 @@
 // Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
 import http from 'node:http';
 import { batchedLog } from './lib/batched-log.mjs';
-import { DROPPED, giveBuffer, readBody, undiciPool } from './lib/floor-parts.mjs';
+import { DROPPED, giveBuffer, readBody, stopOn, undiciPool } from './lib/floor-parts.mjs';
 
 const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!upstreamUrl) {
@@ -74,11 +74,8 @@ server.keepAliveTimeout = 30_000;
 server.listen(0, '127.0.0.1', () => {
   process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    accessLine.close();
-    server.close();
-    void pool.close();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}
+stopOn(() => {
+  accessLine.close();
+  server.close();
+  void pool.close();
+});

@@ -87,3 +87,13 @@ export function upstreamSockets(target) {
     },
   };
 }
+
+/** On SIGTERM or SIGINT: `stop()` (flush the log, close what is open), then exit. */
+export function stopOn(stop) {
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.on(sig, () => {
+      stop();
+      setTimeout(() => process.exit(0), 200).unref();
+    });
+  }
+}
