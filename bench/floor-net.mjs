@@ -15,6 +15,7 @@
 // Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
 import net from 'node:net';
 import { batchedLog } from './lib/batched-log.mjs';
+import { CONTENT_LENGTH, HEAD_END, responseEnd, stopOn, upstreamSockets } from './lib/floor-parts.mjs';
 
 const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!upstreamUrl) {
@@ -25,27 +26,8 @@ const target = new URL(upstreamUrl);
 
 const accessLine = batchedLog(accessLog);
 
-const HEAD_END = Buffer.from('\r\n\r\n');
-const CHUNKED_END = Buffer.from('\r\n0\r\n\r\n');
-const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 11\r\nconnection: close\r\n\r\nbad gateway';
-
-/** Idle keep-alive upstream sockets; `socket.exchange` is the client connection it serves now. */
-const idle = new Set();
-function takeUpstream() {
-  for (const socket of idle) {
-    idle.delete(socket);
-    return socket;
-  }
-  const socket = net.connect({ host: target.hostname, port: Number(target.port), noDelay: true });
-  socket.on('data', (chunk) => socket.exchange?.response(chunk));
-  socket.on('error', () => {});
-  socket.on('close', () => {
-    idle.delete(socket);
-    socket.exchange?.upstreamGone();
-  });
-  return socket;
-}
+const upstreams = upstreamSockets(target);
 
 function connection(client) {
   let partial = null; // bytes of a request head not yet complete
@@ -55,8 +37,7 @@ function connection(client) {
   let requestLine = '';
   let resPartial = null;
   let resStarted = false;
-  let resLeft = -1; // bytes of the response still to come, -1 when chunked
-  let resTail = Buffer.alloc(0);
+  let ended = null; // whether a chunk ends the response (bench/lib/floor-parts.mjs)
   let status = 0;
   let bytes = 0;
 
@@ -96,7 +77,7 @@ function connection(client) {
     resPartial = null;
     status = 0;
     bytes = 0;
-    up = takeUpstream();
+    up = upstreams.take();
     up.exchange = handlers;
     toUpstream(bodyStart + here === buf.length ? buf : buf.subarray(0, bodyStart + here));
     if (bodyStart + here < buf.length) queued = buf.subarray(bodyStart + here);
@@ -104,8 +85,7 @@ function connection(client) {
 
   const finish = () => {
     accessLine.line(`${client.remoteAddress} "${requestLine.slice(0, requestLine.lastIndexOf(' '))}" ${status} ${bytes} ${new Date().toISOString()}\n`);
-    up.exchange = null;
-    idle.add(up);
+    upstreams.release(up);
     up = null;
     if (queued) {
       const next = queued;
@@ -128,8 +108,7 @@ function connection(client) {
         const head = buf.toString('latin1', 0, end);
         status = Number(head.slice(9, 12));
         const length = CONTENT_LENGTH.exec(head);
-        resLeft = length ? end + 4 + Number(length[1]) : -1;
-        resTail = Buffer.alloc(0);
+        ended = responseEnd(length ? end + 4 + Number(length[1]) : -1);
         chunk = buf;
       }
       bytes += chunk.length;
@@ -138,13 +117,7 @@ function connection(client) {
         const paused = up;
         client.once('drain', () => paused.resume());
       }
-      let done;
-      if (resLeft >= 0) done = (resLeft -= chunk.length) <= 0;
-      else {
-        resTail = chunk.length >= CHUNKED_END.length ? chunk.subarray(-CHUNKED_END.length) : Buffer.concat([resTail, chunk]).subarray(-CHUNKED_END.length);
-        done = resTail.equals(CHUNKED_END);
-      }
-      if (done) finish();
+      if (ended(chunk)) finish();
     },
     upstreamGone() {
       up = null;
@@ -167,11 +140,8 @@ const server = net.createServer({ noDelay: true }, connection);
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    accessLine.close();
-    server.close();
-    for (const socket of idle) socket.destroy();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}
+stopOn(() => {
+  accessLine.close();
+  server.close();
+  upstreams.destroyAll();
+});

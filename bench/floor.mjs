@@ -10,8 +10,8 @@
 //
 // Prints "listening on http://127.0.0.1:PORT" on stderr when ready.
 import http from 'node:http';
-import { Pool } from 'undici';
 import { batchedLog } from './lib/batched-log.mjs';
+import { DROPPED, giveBuffer, readBody, stopOn, undiciPool } from './lib/floor-parts.mjs';
 
 const [upstreamUrl, accessLog = '/dev/null'] = process.argv.slice(2);
 if (!upstreamUrl) {
@@ -19,25 +19,9 @@ if (!upstreamUrl) {
   process.exit(2);
 }
 const origin = new URL(upstreamUrl).origin;
-const pool = new Pool(origin, { connections: null, pipelining: 1, keepAliveTimeout: 30_000 });
+const pool = undiciPool(origin);
 
 const accessLine = batchedLog(accessLog);
-
-/**
- * Body buffers of power-of-two sizes, given back when the response is over (a fresh 140 KB
- * ArrayBuffer per request makes V8 collect often; the service reuses buffers the same way).
- */
-const freeBuffers = new Map();
-const sizeOf = (n) => 2 ** Math.ceil(Math.log2(Math.max(n, 1024)));
-const takeBuffer = (n) => freeBuffers.get(sizeOf(n))?.pop() ?? Buffer.allocUnsafeSlow(sizeOf(n));
-const giveBuffer = (b) => {
-  let list = freeBuffers.get(b.length);
-  if (!list) freeBuffers.set(b.length, (list = []));
-  if (list.length < 64) list.push(b);
-};
-
-/** What nginx does not forward either (hop-by-hop), and what undici sets itself. */
-const DROPPED = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer']);
 
 function relay(req, res, body, pooled) {
   const headers = {};
@@ -85,30 +69,13 @@ function relay(req, res, body, pooled) {
   );
 }
 
-const server = http.createServer((req, res) => {
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (!length) {
-    req.resume();
-    req.on('end', () => relay(req, res, null, null));
-    return;
-  }
-  const body = takeBuffer(length);
-  let at = 0;
-  req.on('data', (chunk) => {
-    chunk.copy(body, at);
-    at += chunk.length;
-  });
-  req.on('end', () => relay(req, res, body.subarray(0, at), body));
-});
+const server = http.createServer((req, res) => readBody(req, (body, pooled) => relay(req, res, body, pooled)));
 server.keepAliveTimeout = 30_000;
 server.listen(0, '127.0.0.1', () => {
   process.stderr.write(`listening on http://127.0.0.1:${server.address().port}\n`);
 });
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    accessLine.close();
-    server.close();
-    void pool.close();
-    setTimeout(() => process.exit(0), 200).unref();
-  });
-}
+stopOn(() => {
+  accessLine.close();
+  server.close();
+  void pool.close();
+});

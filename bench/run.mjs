@@ -18,12 +18,14 @@
 // 1 when a budget is missed (full runs only).
 //
 //   node bench/run.mjs [--smoke] [--out FILE] [--rounds N] [--duration S] [--no-oauth] [--keep-logs]
-//                      [--only throughput,streams,soak] [--floor] [--floor-net]
+//                      [--only throughput,streams,soak] [--floor] [--floor-net] [--floor-hybrid]
 //
 // --floor adds bench/floor.mjs (bare node:http + undici, the least a Node proxy does) as a third
 // proxy beside the service and nginx in the throughput rounds of the API key and 140 KB scenarios.
 // --floor-net adds bench/floor-net.mjs (node:net only, the request and response framed by hand: a
 // measuring tool for what a Node data path costs without any HTTP parser) the same way.
+// --floor-hybrid adds bench/floor-hybrid.mjs twice, crossing those two: http-net (node:http server,
+// raw net upstream) and net-undici (raw net client side, undici upstream), to see which side costs.
 //
 // --smoke runs a tiny load (seconds, not minutes) to check that the harness works end to end;
 // its results go to a temporary file unless --out is given. Environment: BENCH_NODE_ARGS adds

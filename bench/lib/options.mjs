@@ -30,6 +30,7 @@ export const { values: opts } = parseArgs({
     'no-nginx': { type: 'boolean', default: false },
     floor: { type: 'boolean', default: false },
     'floor-net': { type: 'boolean', default: false },
+    'floor-hybrid': { type: 'boolean', default: false },
   },
   strict: true,
 });

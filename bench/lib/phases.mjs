@@ -6,19 +6,24 @@ import { median, log, round, sleep } from './stats.mjs';
 import { simultaneousStreams } from './streams.mjs';
 import { runWrk } from './wrk.mjs';
 
+/** The result key of a bench/floor-hybrid.mjs mode: floor_http_net, floor_net_undici. */
+export const hybridKey = (mode) => `floor_${mode.replace('-', '_')}`;
+
 /**
  * Throughput rounds: for each round, non-streaming then streaming, direct, through the service and
- * (when given) through nginx and the floors (bench/floor.mjs, bench/floor-net.mjs), in an order that rotates from round
+ * (when given) through nginx and the floors (bench/floor.mjs, bench/floor-net.mjs, the `hybrids` of
+ * bench/floor-hybrid.mjs by mode), in an order that rotates from round
  * to round. `body` is a load.lua body template (the 2 KB body when absent). nginx and the floor get
  * the direct credentials: they forward them.
  */
-export async function throughput({ upstream, service, nginx, floor, floorNet, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
+export async function throughput({ upstream, service, nginx, floor, floorNet, hybrids = {}, directAuth, directBeta, serviceAuth, serviceBeta, label, body }) {
   const targets = {
     direct: { url: upstream.url, auth: directAuth, beta: directBeta },
     service: { url: service.url, auth: serviceAuth, beta: serviceBeta, pid: service.pid },
     ...(nginx ? { nginx: { url: nginx.url, auth: directAuth, beta: directBeta, pid: nginx.pid } } : {}),
     ...(floor ? { floor: { url: floor.url, auth: directAuth, beta: directBeta, pid: floor.pid } } : {}),
     ...(floorNet ? { floor_net: { url: floorNet.url, auth: directAuth, beta: directBeta, pid: floorNet.pid } } : {}),
+    ...Object.fromEntries(Object.entries(hybrids).map(([mode, h]) => [hybridKey(mode), { url: h.url, auth: directAuth, beta: directBeta, pid: h.pid }])),
   };
   const names = Object.keys(targets);
   const run = (target, mode, durationS) =>
@@ -93,6 +98,12 @@ export async function throughput({ upstream, service, nginx, floor, floorNet, di
       const raw = summarize(rounds[mode].floor_net, true);
       result[key].floor_net = raw;
       if (nginx) result[key].floor_net_cpu_over_nginx = round(raw.median.cpu_ms_per_request / result[key].nginx.median.cpu_ms_per_request, 2);
+    }
+    for (const name of Object.keys(hybrids)) {
+      const k = hybridKey(name);
+      const crossed = summarize(rounds[mode][k], true);
+      result[key][k] = crossed;
+      if (nginx) result[key][`${k}_cpu_over_nginx`] = round(crossed.median.cpu_ms_per_request / result[key].nginx.median.cpu_ms_per_request, 2);
     }
   }
   return result;

@@ -99,11 +99,11 @@ export async function startService(config, dir, name, cli = CLI) {
 
 /**
  * A floor relay in front of the upstream, pinned like the service: bench/floor.mjs (bare node:http
- * + undici) or bench/floor-net.mjs (node:net only).
+ * + undici), bench/floor-net.mjs (node:net only) or bench/floor-hybrid.mjs with its mode in `extra`.
  */
-export async function startFloor(dir, upstreamUrl, script = 'floor.mjs') {
+export async function startFloor(dir, upstreamUrl, script = 'floor.mjs', extra = []) {
   const nodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const args = [...nodeArgs, join(BENCH_DIR, script), upstreamUrl, join(dir, `${script}-access.log`)];
+  const args = [...nodeArgs, join(BENCH_DIR, script), ...extra, upstreamUrl, join(dir, `${[script, ...extra].join('-')}-access.log`)];
   const child = track(
     pinning.on
       ? spawn('taskset', ['-c', '1', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })

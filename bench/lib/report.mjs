@@ -25,7 +25,7 @@ export function budgets(results) {
   for (const sc of Object.values(results.scenarios)) {
     for (const key of ['non_streaming', 'streaming']) {
       if (sc === a || !sc[key]) continue;
-      errors += sc[key].direct.median.errors + sc[key].service.median.errors + (sc[key].nginx?.median.errors ?? 0) + (sc[key].floor?.median.errors ?? 0) + (sc[key].floor_net?.median.errors ?? 0);
+      errors += sc[key].direct.median.errors + sc[key].service.median.errors + (sc[key].nginx?.median.errors ?? 0) + (sc[key].floor?.median.errors ?? 0) + (sc[key].floor_net?.median.errors ?? 0) + (sc[key].floor_http_net?.median.errors ?? 0) + (sc[key].floor_net_undici?.median.errors ?? 0);
     }
   }
   if (a.non_streaming) {
@@ -55,7 +55,7 @@ export const fmt = (x, d = 0) => (x === null || x === undefined ? '-' : Number(x
 
 export function renderTable(results) {
   const lines = [];
-  const rows = [['scenario', 'test', 'direct req/s', 'service req/s', 'ratio', 'direct p50 / p99 ms', 'service p50 / p99 ms', 'service CPU ms/req', 'nginx req/s', 'nginx CPU ms/req', 'service / nginx CPU', 'floor CPU ms/req', 'floor / nginx CPU', 'service / floor CPU', 'floor-net CPU ms/req', 'floor-net / nginx CPU']];
+  const rows = [['scenario', 'test', 'direct req/s', 'service req/s', 'ratio', 'direct p50 / p99 ms', 'service p50 / p99 ms', 'service CPU ms/req', 'nginx req/s', 'nginx CPU ms/req', 'service / nginx CPU', 'floor CPU ms/req', 'floor / nginx CPU', 'service / floor CPU', 'floor-net CPU ms/req', 'floor-net / nginx CPU', 'http-net CPU ms/req', 'http-net / nginx CPU', 'net-undici CPU ms/req', 'net-undici / nginx CPU']];
   for (const [name, sc] of Object.entries(results.scenarios)) {
     for (const [key, label] of [
       ['non_streaming', 'non-streaming'],
@@ -80,6 +80,7 @@ export function renderTable(results) {
         t.floor ? fmt(t.service_cpu_over_floor, 2) : '-',
         t.floor_net ? fmt(t.floor_net.median.cpu_ms_per_request, 3) : '-',
         t.floor_net_cpu_over_nginx !== undefined ? fmt(t.floor_net_cpu_over_nginx, 2) : '-',
+        ...['floor_http_net', 'floor_net_undici'].flatMap((k) => [t[k] ? fmt(t[k].median.cpu_ms_per_request, 3) : '-', t[`${k}_cpu_over_nginx`] !== undefined ? fmt(t[`${k}_cpu_over_nginx`], 2) : '-']),
       ]);
     }
   }

@@ -50,6 +50,17 @@ async function maybeFloorNet(dir, upstream) {
   return floorNet;
 }
 
+/** bench/floor-hybrid.mjs in both modes (http-net, net-undici), with --floor-hybrid: {} without. */
+async function maybeHybrids(dir, upstream) {
+  if (!opts['floor-hybrid']) return {};
+  const hybrids = {};
+  for (const mode of ['http-net', 'net-undici']) {
+    hybrids[mode] = await startFloor(dir, upstream.url, 'floor-hybrid.mjs', [mode]);
+    log(`floor-hybrid ${mode} pid ${hybrids[mode].pid} at ${hybrids[mode].url}`);
+  }
+  return hybrids;
+}
+
 export async function apiKeyScenario(upstream, dir) {
   const config = apiKeyConfig(upstream);
   let result = {};
@@ -61,6 +72,7 @@ export async function apiKeyScenario(upstream, dir) {
         const nginx = await maybeNginx(dir, upstream);
         const floor = await maybeFloor(dir, upstream);
         const floorNet = await maybeFloorNet(dir, upstream);
+        const hybrids = await maybeHybrids(dir, upstream);
         try {
           result = await throughput({
             upstream,
@@ -68,6 +80,7 @@ export async function apiKeyScenario(upstream, dir) {
             nginx,
             floor,
             floorNet,
+            hybrids,
             directAuth: ['x-api-key', BENCH_API_KEY],
             serviceAuth: ['x-api-key', CLIENT_API_KEY],
             label: 'api_key',
@@ -76,6 +89,7 @@ export async function apiKeyScenario(upstream, dir) {
           await nginx?.stop();
           await floor?.stop();
           await floorNet?.stop();
+          for (const h of Object.values(hybrids)) await h.stop();
         }
       }
       if (PHASES.has('streams')) result.concurrent_streams = await concurrentStreams({ upstream, service });
@@ -126,6 +140,7 @@ export async function claudeCodeScenario(upstream, dir) {
   const nginx = await maybeNginx(dir, upstream);
   const floor = await maybeFloor(dir, upstream);
   const floorNet = await maybeFloorNet(dir, upstream);
+  const hybrids = await maybeHybrids(dir, upstream);
   try {
     const result = await throughput({
       upstream,
@@ -133,6 +148,7 @@ export async function claudeCodeScenario(upstream, dir) {
       nginx,
       floor,
       floorNet,
+      hybrids,
       directAuth: ['x-api-key', BENCH_API_KEY],
       serviceAuth: ['x-api-key', CLIENT_API_KEY],
       label: 'claude_code',
@@ -144,6 +160,7 @@ export async function claudeCodeScenario(upstream, dir) {
     await nginx?.stop();
     await floor?.stop();
     await floorNet?.stop();
+    for (const h of Object.values(hybrids)) await h.stop();
     await service.stop();
   }
 }
