@@ -187,7 +187,7 @@ export class Service {
     this.logger.level = next.settings.log_level;
     this.providers.update(next.providers, next.settings.failure_cooldown);
     this.dispatchers.configure({ connectTimeoutMs: next.settings.timeouts.connect_ms, proxy: next.settings.proxy, env: this.env });
-    this.dispatchers.retainProxies(next.providers.map((p) => p.proxy));
+    this.dispatchers.retainProxies(next.providers.filter((p) => p.enabled).map((p) => p.proxy));
     this.forwarder.configure(forwardSettings(next));
     this.oauth.configure(next.settings.oauth);
     this.clientKeys.configure(next.settings.client_keys);

@@ -15,7 +15,7 @@ describe('account commands of the CLI against the running service', () => {
     target = await startCliTarget();
     ({ fakes, svc } = target);
   });
-  afterAll(() => target.close());
+  afterAll(() => target?.close());
 
   it('login: prints the URL, takes the pasted CODE#STATE, and reports the account and pool size', async () => {
     const result = await interactiveLogin(['--url', svc.url], (url) => fakes.oauth.approve(url, 'alice@example.com'));

@@ -24,7 +24,7 @@ describe('claude-code-balancer login', () => {
     target = await startCliTarget();
     ({ fakes, svc } = target);
   });
-  afterAll(() => target.close());
+  afterAll(() => target?.close());
 
   it('--email naming another account than the one signed in: both addresses, nothing stored, exit 1', async () => {
     const result = await interactiveLogin(['--url', svc.url, '--email', 'carol@example.com'], (url) => fakes.oauth.approve(url, 'dave@example.com'));

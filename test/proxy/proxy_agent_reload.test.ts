@@ -66,4 +66,20 @@ describe("a reload that changes a provider's proxy", () => {
       await svc.close();
     }
   });
+
+  it("closes a provider's proxy tunnels when the reload disables that provider", async () => {
+    const proxied = { ...apiKeyProvider('A', upstreamUrl), proxy: proxyA.url };
+    const direct = apiKeyProvider('B', upstreamUrl);
+    const svc = await startService({ config: configWith([proxied, direct]) });
+    try {
+      expect((await postMessage(svc.url)).status).toBe(200);
+      expect(proxyA.openTunnels()).toBe(1);
+
+      svc.writeConfig(configWith([{ ...proxied, enabled: false }, direct]));
+      expect((await svc.service.reload()).ok).toBe(true);
+      await waitFor(() => proxyA.openTunnels() === 0, 5000, "the disabled provider's tunnel to close");
+    } finally {
+      await svc.close();
+    }
+  });
 });

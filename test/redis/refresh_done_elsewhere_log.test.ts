@@ -48,7 +48,7 @@ describe('two instances on one Redis, log_level DEBUG', { timeout: 60_000 }, () 
     fakes.oauth.accessTokensTtlSeconds = 1;
     await loginThrough(fakes, a, EMAIL);
     const status = async () => ((await (await request(`${b.url}/oauth/status`)).body.json()) as { tokens: Array<{ expires_at: string }> }).tokens;
-    await expect.poll(async () => (await status()).length, { timeout: 2000, interval: 50 }).toBe(1);
+    await expect.poll(async () => (await status()).length, { timeout: 10_000, interval: 50 }).toBe(1);
     const expiresAt = Date.parse((await status())[0].expires_at);
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 50)));
     fakes.oauth.accessTokensTtlSeconds = 28800;
@@ -56,8 +56,9 @@ describe('two instances on one Redis, log_level DEBUG', { timeout: 60_000 }, () 
     // other one is waiting for the refresh right while it is under way.
     const release = fakes.oauth.holdTokenCalls();
     const before = fakes.oauth.refreshCallsFor(EMAIL);
+    const mark = new Map(procs.map((p) => [p, p.stdout().length]));
     const asked = Promise.all([askThrough(a), askThrough(b)]);
-    const started = (p: ServiceProcess) => p.stdout().split('\n').some((l) => l.includes('"msg":"refresh started"'));
+    const started = (p: ServiceProcess) => p.stdout().slice(mark.get(p)).split('\n').some((l) => l.includes('"msg":"refresh started"'));
     await expect.poll(() => started(a) && started(b), { timeout: 10_000, interval: 20 }).toBe(true);
     release();
     const answers = await asked;
@@ -76,6 +77,6 @@ describe('two instances on one Redis, log_level DEBUG', { timeout: 60_000 }, () 
         .filter((l) => l.msg === 'refresh done elsewhere; using its tokens')
         .map(({ level, account, msg }) => ({ level, account, msg }));
     // Log lines reach the pipes a moment after the answers.
-    await expect.poll(() => [...lines(a), ...lines(b)], { timeout: 3000, interval: 50 }).toEqual([{ level: 'debug', account: EMAIL, msg: 'refresh done elsewhere; using its tokens' }]);
+    await expect.poll(() => [...lines(a), ...lines(b)], { timeout: 10_000, interval: 50 }).toEqual([{ level: 'debug', account: EMAIL, msg: 'refresh done elsewhere; using its tokens' }]);
   });
 });

@@ -73,7 +73,13 @@ export interface CliTarget {
 
 export async function startCliTarget(): Promise<CliTarget> {
   const fakes = await startOAuthFakes();
-  const svc = await startService({ config: oauthPoolConfig(fakes) });
+  let svc: RunningService;
+  try {
+    svc = await startService({ config: oauthPoolConfig(fakes) });
+  } catch (err) {
+    await fakes.close();
+    throw err;
+  }
   return {
     fakes,
     svc,
