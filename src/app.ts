@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { dashboardRoutes } from './dashboard/dashboard-routes.js';
 import { applyConnectionLimits, clientErrorHandler, requestTimeoutOptions } from './http/connection-limits.js';
 import { logRequestLine } from './logging/logger.js';
-import { anthropicErrorBody, setReasonPhrase } from './anthropic/errors.js';
+import { addReasonPhrases, anthropicErrorBody } from './anthropic/errors.js';
 import type { ProxyLogFields } from './proxy/forward.js';
 import { pathOnly } from './proxy/request-target.js';
 import { adminAccessGuard } from './routes/admin-access.js';
@@ -40,11 +40,7 @@ export function buildApp(service: Service): FastifyInstance {
   });
   applyConnectionLimits(app.server, service.config.settings, service.logger);
 
-  // Fastify leaves the reason phrase to Node, which has none for 529.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    setReasonPhrase(reply.raw, reply.statusCode);
-    done(null, payload);
-  });
+  addReasonPhrases();
 
   app.decorateRequest('proxyFields', null);
   app.decorateRequest('clientKey', null);

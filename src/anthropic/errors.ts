@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 
 /** Anthropic's error shape, so every client (SDK, Claude Code) can read what went wrong. */
 export type AnthropicErrorType =
@@ -22,13 +22,13 @@ export const STATUS_OF_ERROR_TYPE: Record<AnthropicErrorType, number> = {
   overloaded_error: 529,
 };
 
-// Node's http has no reason phrase for 529 and writes `529 unknown`; Anthropic answers `529 Overloaded`.
-const REASON_PHRASES: Readonly<Record<number, string>> = { 529: 'Overloaded' };
-
-/** Gives `res` Anthropic's reason phrase for `status` where Node has none; call before its head is written. */
-export function setReasonPhrase(res: ServerResponse, status: number): void {
-  const phrase = REASON_PHRASES[status];
-  if (phrase) res.statusMessage = phrase;
+/**
+ * Node's http has no reason phrase for 529 and writes `529 unknown`; Anthropic answers `529
+ * Overloaded`. Added to the table every response's status line is taken from, so every writer
+ * (fastify's replies, the relay's own writeHead) says it without being told.
+ */
+export function addReasonPhrases(): void {
+  STATUS_CODES[529] ??= 'Overloaded';
 }
 
 export function anthropicErrorBody(type: AnthropicErrorType, message: string): string {

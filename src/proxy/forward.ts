@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../logging/logger.js';
 import type { ProviderManager } from '../providers/provider-manager.js';
 import type { AttemptOutcome, CredentialSession, ProxyRequestInfo } from '../providers/credentials.js';
-import { errorResponse, setReasonPhrase } from '../anthropic/errors.js';
+import { errorResponse } from '../anthropic/errors.js';
 import { clientResponseHeaders, headerValue, isEventStream, upstreamRequestHeaders } from './headers.js';
 import { describeNetworkError } from './network-errors.js';
 import { upstreamTarget } from './request-target.js';
@@ -77,7 +77,6 @@ class ClientLink {
 
 function send(res: ServerResponse, { status, headers, body }: HeldResponse): number {
   const length = Buffer.byteLength(body);
-  setReasonPhrase(res, status);
   res.writeHead(status, { ...headers, 'content-length': length });
   res.end(body);
   return length;
@@ -214,7 +213,6 @@ export class Forwarder {
             return;
           }
           // A 2xx, or an error body longer than the judged prefix: streamed on byte for byte.
-          setReasonPhrase(res, statusCode);
           res.writeHead(statusCode, headersOut);
           const sse = isEventStream(upstream.headers);
           fields.usage = usageTapFor(upstream.headers, sse);
