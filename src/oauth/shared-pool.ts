@@ -18,8 +18,6 @@ export class SharedPool {
   readonly refreshLock: RefreshLock;
   private refresher: Refresher | null = null;
   private sessions: SessionSelector | null = null;
-  /** Set while a remote change is applied, so that it is not shared back. */
-  private applyingRemote = false;
   private readonly offs: Array<() => void> = [];
 
   constructor(
@@ -50,8 +48,8 @@ export class SharedPool {
     if (this.sessions) this.sessions.onPin = null;
     this.sessions = selector instanceof SessionSelector ? selector : null;
     if (!this.sessions) return;
+    // Only the selector's own pins: adoptPin does not call onPin, so a remote pin is not shared back.
     this.sessions.onPin = (session, key) => {
-      if (this.applyingRemote) return;
       this.store.sharePin(session, key, PIN_IDLE_MS).catch((err: Error) => {
         this.log.warn({ err: err.message }, 'could not share a session pin');
       });
@@ -87,31 +85,26 @@ export class SharedPool {
   }
 
   private apply(change: RemoteChange): void {
-    this.applyingRemote = true;
-    try {
-      switch (change.type) {
-        case 'upsert': {
-          const before = this.pool.get(change.record.email)?.record;
-          const account = this.pool.adopt(change.record);
-          const changed = before?.expires_at !== change.record.expires_at || before?.verdict?.state !== change.record.verdict?.state;
-          // A timer lost to a refresh that could not get the lock (Redis away) is armed again here.
-          if (changed || this.refresher?.scheduledAt(account) === null) this.refresher?.reschedule(account);
-          break;
-        }
-        case 'removed':
-          this.pool.forget(change.email);
-          break;
-        case 'pin':
-          this.sessions?.adoptPin(change.session, change.email, this.pool.clock.now());
-          break;
-        case 'bench': {
-          const account = this.pool.get(change.email);
-          if (account && change.until > this.pool.clock.now()) this.pool.adoptBench(account, change.until);
-          break;
-        }
+    switch (change.type) {
+      case 'upsert': {
+        const before = this.pool.get(change.record.email)?.record;
+        const account = this.pool.adopt(change.record);
+        const changed = before?.expires_at !== change.record.expires_at || before?.verdict?.state !== change.record.verdict?.state;
+        // A timer lost to a refresh that could not get the lock (Redis away) is armed again here.
+        if (changed || this.refresher?.scheduledAt(account) === null) this.refresher?.reschedule(account);
+        break;
       }
-    } finally {
-      this.applyingRemote = false;
+      case 'removed':
+        this.pool.forget(change.email);
+        break;
+      case 'pin':
+        this.sessions?.adoptPin(change.session, change.email, this.pool.clock.now());
+        break;
+      case 'bench': {
+        const account = this.pool.get(change.email);
+        if (account && change.until > this.pool.clock.now()) this.pool.adoptBench(account, change.until);
+        break;
+      }
     }
   }
 }
